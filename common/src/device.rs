@@ -1,0 +1,113 @@
+//! Choosing where tensors live: `--device auto|cpu|cuda|cuda:N`.
+//!
+//! `auto` takes the first CUDA GPU when libtorch sees one and the CPU otherwise. Asking
+//! for CUDA on a machine without it is an error that says so, never a silent fallback.
+
+use anyhow::{bail, Result};
+use tch::{Device, Kind, Tensor};
+
+/// Parse a `--device` value. `auto` picks CUDA when available.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let spec = spec.trim().to_ascii_lowercase();
+    match spec.as_str() {
+        "auto" => Ok(Device::cuda_if_available()),
+        "cpu" => Ok(Device::Cpu),
+        "cuda" | "gpu" => cuda(0),
+        s => match s.strip_prefix("cuda:") {
+            Some(n) => match n.parse::<usize>() {
+                Ok(i) => cuda(i),
+                Err(_) => bail!("--device {spec:?}: expected cuda:N with N a GPU index, e.g. cuda:0"),
+            },
+            None => bail!("--device {spec:?} is not one of auto, cpu, cuda, cuda:N"),
+        },
+    }
+}
+
+fn cuda(index: usize) -> Result<Device> {
+    if !tch::Cuda::is_available() {
+        bail!(
+            "CUDA was requested but libtorch sees no CUDA GPU on this machine \
+             (driver missing, or a CPU-only libtorch). Use --device cpu or --device auto."
+        );
+    }
+    let count = tch::Cuda::device_count() as usize;
+    if index >= count {
+        bail!("--device cuda:{index}: this machine has {count} CUDA device(s), numbered 0..{count}");
+    }
+    Ok(Device::Cuda(index))
+}
+
+/// A short human name for a device, for logs and summaries.
+pub fn describe(device: Device) -> String {
+    match device {
+        Device::Cpu => format!("cpu ({} threads)", tch::get_num_threads()),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Parse a `--dtype` value (`f32`, `f16`, `bf16`) for model weights on `device`.
+/// Half precision is for GPUs: on the CPU it is refused with an explanation.
+pub fn parse_dtype(spec: &str, device: Device) -> Result<Kind> {
+    let kind = match spec.trim().to_ascii_lowercase().as_str() {
+        "f32" | "float32" | "fp32" => Kind::Float,
+        "f16" | "float16" | "fp16" | "half" => Kind::Half,
+        "bf16" | "bfloat16" => Kind::BFloat16,
+        other => bail!("--dtype {other:?} is not one of f32, f16, bf16"),
+    };
+    if kind != Kind::Float && device == Device::Cpu {
+        bail!(
+            "--dtype {spec} is only supported on CUDA here (half-precision matmuls on the CPU \
+             are slow or missing); use --dtype f32 on the CPU"
+        );
+    }
+    Ok(kind)
+}
+
+/// Copy a tensor to the CPU as `f32` and flatten it into a `Vec<f32>`.
+pub fn to_vec_f32(t: &Tensor) -> Result<Vec<f32>> {
+    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view(-1);
+    Ok(Vec::<f32>::try_from(&flat)?)
+}
+
+/// Copy a tensor to the CPU as `f64` and flatten it into a `Vec<f64>`.
+pub fn to_vec_f64(t: &Tensor) -> Result<Vec<f64>> {
+    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Double).contiguous().view(-1);
+    Ok(Vec::<f64>::try_from(&flat)?)
+}
+
+/// Copy an integer tensor to the CPU and flatten it into a `Vec<i64>`.
+pub fn to_vec_i64(t: &Tensor) -> Result<Vec<i64>> {
+    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Int64).contiguous().view(-1);
+    Ok(Vec::<i64>::try_from(&flat)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cpu_and_rejects_garbage() {
+        assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
+        assert_eq!(parse_device(" CPU ").unwrap(), Device::Cpu);
+        assert!(parse_device("tpu").is_err());
+        assert!(parse_device("cuda:x").is_err());
+    }
+
+    #[test]
+    fn cuda_request_without_gpu_is_a_clear_error() {
+        if tch::Cuda::is_available() {
+            return; // only meaningful on a machine without CUDA
+        }
+        let err = parse_device("cuda").unwrap_err().to_string();
+        assert!(err.contains("no CUDA GPU"), "{err}");
+        assert_eq!(parse_device("auto").unwrap(), Device::Cpu);
+    }
+
+    #[test]
+    fn half_precision_refused_on_cpu() {
+        assert_eq!(parse_dtype("f32", Device::Cpu).unwrap(), Kind::Float);
+        assert!(parse_dtype("bf16", Device::Cpu).is_err());
+        assert!(parse_dtype("f8", Device::Cpu).is_err());
+    }
+}

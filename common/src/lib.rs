@@ -1,0 +1,31 @@
+//! `common`: the shared library of ml4llm-rs.
+//!
+//! - [`model`]: hooked transformer models (GPT-2 ...) on libtorch, checked against
+//!   `transformers`; [`hooks`]: hook names, the activation cache, interventions.
+//! - [`hub`]: model and dataset files from a local folder, the Hugging Face cache or a
+//!   download; [`tokenizer`]: HF tokenizers and the bundled GPT-2 / GPT-4 BPEs.
+//! - [`stats`], [`plot`], [`output`], [`cli`], [`device`], [`progress`]: the plumbing every
+//!   project shares, so that a project's `main.rs` holds only its analysis.
+
+//TMP pub mod cli;
+pub mod device;
+pub mod hooks;
+pub mod hub;
+pub mod model;
+//TMP pub mod output;
+//TMP pub mod plot;
+pub mod progress;
+pub mod stats;
+pub mod tokenizer;
+
+pub use hooks::{ActivationCache, Hook, Names};
+pub use model::{Batch, HookedModel, LogitsAt, PaddingSide, RunOptions};
+
+/// The workspace's `assets/` folder (tiny models, fonts, fixtures, word lists).
+/// `ML4LLM_ASSETS` overrides it, e.g. for a binary moved away from the source tree.
+pub fn assets_dir() -> std::path::PathBuf {
+    match std::env::var_os("ML4LLM_ASSETS") {
+        Some(p) => p.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("assets"),
+    }
+}

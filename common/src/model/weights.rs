@@ -1,0 +1,163 @@
+//! Reading weights from safetensors files (one file or the shards of a sharded
+//! checkpoint), memory-mapped, so one tensor can be read without loading the rest.
+
+use anyhow::{anyhow, bail, Context, Result};
+use safetensors::tensor::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+fn kind_of(d: Dtype) -> Result<Kind> {
+    Ok(match d {
+        Dtype::F32 => Kind::Float,
+        Dtype::F16 => Kind::Half,
+        Dtype::BF16 => Kind::BFloat16,
+        Dtype::F64 => Kind::Double,
+        Dtype::I64 => Kind::Int64,
+        Dtype::I32 => Kind::Int,
+        Dtype::I16 => Kind::Int16,
+        Dtype::I8 => Kind::Int8,
+        Dtype::U8 => Kind::Uint8,
+        Dtype::BOOL => Kind::Bool,
+        other => bail!("unsupported tensor dtype {other:?} in safetensors file"),
+    })
+}
+
+fn mmap(path: &Path) -> Result<memmap2::Mmap> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: the file is opened read-only and only read while the map lives; a file
+    // truncated under us by another process is the one case this cannot guard against.
+    unsafe { memmap2::Mmap::map(&f) }.with_context(|| format!("memory-mapping {}", path.display()))
+}
+
+fn check_format(path: &Path) -> Result<()> {
+    if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        bail!(
+            "{}: only safetensors checkpoints are read (this model publishes another format)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn view_to_tensor(path: &Path, name: &str, st: &SafeTensors) -> Result<Tensor> {
+    let v = st.tensor(name).map_err(|e| anyhow!("{}: tensor {name}: {e:?}", path.display()))?;
+    let shape: Vec<i64> = v.shape().iter().map(|&s| s as i64).collect();
+    Tensor::f_from_data_size(v.data(), &shape, kind_of(v.dtype())?)
+        .with_context(|| format!("{}: tensor {name} could not be read", path.display()))
+}
+
+/// Every tensor of the given safetensors files, converted to `dtype` (floating tensors
+/// only) and moved to `device`.
+pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMap<String, Tensor>> {
+    let mut out = HashMap::new();
+    for path in files {
+        check_format(path)?;
+        let map = mmap(path)?;
+        let st = SafeTensors::deserialize(&map)
+            .map_err(|e| anyhow!("{} is not a valid safetensors file ({e:?}); delete it to re-download", path.display()))?;
+        for name in st.names() {
+            let t = view_to_tensor(path, name, &st)?;
+            let t = if t.is_floating_point() { t.to_kind(dtype) } else { t };
+            out.insert(name.clone(), t.to_device(device));
+        }
+    }
+    Ok(out)
+}
+
+/// One tensor by name from a (possibly sharded) checkpoint, without loading the others.
+/// Names are tried as given and with the usual prefixes (`transformer.`, `model.`,
+/// `bert.`, `roberta.`, `gpt_neox.`) added or removed.
+pub fn read_tensor(files: &[PathBuf], name: &str) -> Result<Tensor> {
+    let mut seen = 0usize;
+    for path in files {
+        check_format(path)?;
+        let map = mmap(path)?;
+        let st = SafeTensors::deserialize(&map)
+            .map_err(|e| anyhow!("{} is not a valid safetensors file ({e:?})", path.display()))?;
+        let names = st.names();
+        seen += names.len();
+        for cand in candidates(name) {
+            if names.iter().any(|n| **n == cand) {
+                return view_to_tensor(path, &cand, &st);
+            }
+        }
+    }
+    bail!("tensor {name:?} not found among the {seen} tensors of {}", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
+}
+
+const PREFIXES: [&str; 5] = ["transformer.", "model.", "bert.", "roberta.", "gpt_neox."];
+
+fn candidates(name: &str) -> Vec<String> {
+    let mut c = vec![name.to_string()];
+    for p in PREFIXES {
+        match name.strip_prefix(p) {
+            Some(rest) => c.push(rest.to_string()),
+            None => c.push(format!("{p}{name}")),
+        }
+    }
+    c
+}
+
+/// A model's tensors by name, handed out once each to the code that builds the model.
+pub struct Weights {
+    map: HashMap<String, Tensor>,
+    source: String,
+}
+
+impl Weights {
+    pub fn load(files: &[PathBuf], device: Device, dtype: Kind) -> Result<Self> {
+        let source = files.first().map(|p| p.display().to_string()).unwrap_or_default();
+        Ok(Weights { map: load_all(files, device, dtype)?, source })
+    }
+
+    /// Build from tensors already in memory (tests, converted checkpoints).
+    pub fn from_map(map: HashMap<String, Tensor>) -> Self {
+        Weights { map, source: "memory".into() }
+    }
+
+    /// The tensor `name` (with or without the usual prefixes), checked to have `shape`.
+    pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        let t = self.find(name).ok_or_else(|| anyhow!("weight {name:?} is missing from {}", self.source))?;
+        if t.size() != shape {
+            bail!("weight {name:?} in {} has shape {:?}, the config implies {:?}", self.source, t.size(), shape);
+        }
+        Ok(t.shallow_clone())
+    }
+
+    /// The tensor `name` if present.
+    pub fn find(&self, name: &str) -> Option<&Tensor> {
+        candidates(name).iter().find_map(|c| self.map.get(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_tensor_and_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("m.safetensors");
+        let a = Tensor::arange(6, (Kind::Float, Device::Cpu)).view([2, 3]);
+        let b = Tensor::from_slice(&[1i64, 2]);
+        Tensor::write_safetensors(&[("transformer.wte.weight", &a), ("ids", &b)], &p).unwrap();
+        let t = read_tensor(std::slice::from_ref(&p), "wte.weight").unwrap();
+        assert_eq!(t.size(), vec![2, 3]);
+        assert_eq!(f64::try_from(t.sum(Kind::Double)).unwrap(), 15.0);
+        assert!(read_tensor(std::slice::from_ref(&p), "nope").is_err());
+        let w = Weights::load(&[p], Device::Cpu, Kind::Double).unwrap();
+        assert_eq!(w.get("wte.weight", &[2, 3]).unwrap().kind(), Kind::Double);
+        assert_eq!(w.get("ids", &[2]).unwrap().kind(), Kind::Int64);
+        assert!(w.get("wte.weight", &[3, 2]).unwrap_err().to_string().contains("shape"));
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("m.safetensors");
+        std::fs::write(&p, b"not a safetensors file").unwrap();
+        let err = Weights::load(&[p], Device::Cpu, Kind::Float).err().unwrap().to_string();
+        assert!(err.contains("not a valid safetensors"), "{err}");
+    }
+}

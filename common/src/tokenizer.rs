@@ -1,0 +1,194 @@
+//! Tokenizers: Hugging Face `tokenizer.json` files through the `tokenizers` crate, and
+//! the BPEs that `tiktoken-rs` ships inside the crate (no network needed):
+//! `r50k_base` is GPT-2's byte-level BPE (same ids as HF `gpt2`), `cl100k_base` is GPT-4's.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::path::Path;
+
+/// One encoded text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoding {
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Each token decoded on its own (lossy UTF-8: a token holding part of a multi-byte
+    /// character shows U+FFFD).
+    pub tokens: Vec<String>,
+    /// Each token's byte range in the input text.
+    pub offsets: Vec<(usize, usize)>,
+}
+
+enum Backend {
+    Hf(Box<tokenizers::Tokenizer>),
+    Tiktoken(&'static tiktoken_rs::CoreBPE, u32),
+}
+
+/// A tokenizer: encode without special tokens, decode, per-token strings, vocab size.
+pub struct Tokenizer {
+    backend: Backend,
+    name: String,
+}
+
+impl Tokenizer {
+    /// GPT-2's tokenizer, bundled (tiktoken `r50k_base`): works with no network.
+    pub fn gpt2() -> Self {
+        Tokenizer {
+            backend: Backend::Tiktoken(tiktoken_rs::r50k_base_singleton(), 50257),
+            name: "gpt2 (bundled r50k_base)".into(),
+        }
+    }
+
+    /// GPT-4's tokenizer, bundled (tiktoken `cl100k_base`).
+    pub fn cl100k() -> Self {
+        Tokenizer {
+            backend: Backend::Tiktoken(tiktoken_rs::cl100k_base_singleton(), 100277),
+            name: "cl100k_base (bundled)".into(),
+        }
+    }
+
+    /// Load a Hugging Face `tokenizer.json`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let tok = tokenizers::Tokenizer::from_file(path)
+            .map_err(|e| anyhow!("could not read tokenizer {}: {e}", path.display()))?;
+        Ok(Tokenizer {
+            backend: Backend::Hf(Box::new(tok)),
+            name: path.display().to_string(),
+        })
+    }
+
+    /// The tokenizer of a model id or directory: its `tokenizer.json` when it has one,
+    /// else the bundled GPT-2 BPE for GPT-2-family models (`model_type` gpt2/gpt_neo).
+    pub fn from_pretrained(id_or_path: &str) -> Result<Self> {
+        let files = crate::hub::resolve_model(id_or_path)?;
+        Self::for_model(&files)
+    }
+
+    /// The tokenizer belonging to resolved model files.
+    pub fn for_model(files: &crate::hub::ModelFiles) -> Result<Self> {
+        if let Some(p) = &files.tokenizer {
+            return Self::from_file(p);
+        }
+        let cfg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&files.config).with_context(|| format!("reading {}", files.config.display()))?,
+        )?;
+        match cfg.get("model_type").and_then(|v| v.as_str()) {
+            Some("gpt2") | Some("gpt_neo") => Ok(Self::gpt2()),
+            other => bail!(
+                "model {:?} has no tokenizer.json and its model_type {:?} has no bundled tokenizer",
+                files.id,
+                other
+            ),
+        }
+    }
+
+    /// A short description (where the vocabulary came from).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of ids, special tokens included (GPT-2: 50257).
+    pub fn vocab_size(&self) -> usize {
+        match &self.backend {
+            Backend::Hf(t) => t.get_vocab_size(true),
+            Backend::Tiktoken(_, n) => *n as usize,
+        }
+    }
+
+    /// Token ids of `text`, adding no special tokens.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.encode_full(text)?.ids)
+    }
+
+    /// Ids, per-token strings and byte offsets of `text` (no special tokens added).
+    pub fn encode_full(&self, text: &str) -> Result<Encoding> {
+        match &self.backend {
+            Backend::Hf(t) => {
+                let enc = t.encode(text, false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
+                let ids = enc.get_ids().to_vec();
+                let tokens = ids.iter().map(|&i| self.decode_one(i)).collect::<Result<_>>()?;
+                // The `tokenizers` crate reports byte offsets into the input.
+                Ok(Encoding { tokens, offsets: enc.get_offsets().to_vec(), ids })
+            }
+            Backend::Tiktoken(bpe, _) => {
+                let ids: Vec<u32> = bpe.encode_ordinary(text);
+                let mut offsets = Vec::with_capacity(ids.len());
+                let mut tokens = Vec::with_capacity(ids.len());
+                let mut pos = 0usize;
+                for &id in &ids {
+                    let bytes = bpe.decode_bytes(&[id]).map_err(|e| anyhow!("decode failed: {e:?}"))?;
+                    offsets.push((pos, pos + bytes.len()));
+                    pos += bytes.len();
+                    tokens.push(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                Ok(Encoding { ids, tokens, offsets })
+            }
+        }
+    }
+
+    /// Text of a sequence of ids (lossy UTF-8; special tokens kept as their text).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        match &self.backend {
+            Backend::Hf(t) => t.decode(ids, false).map_err(|e| anyhow!("decode failed: {e}")),
+            Backend::Tiktoken(bpe, _) => {
+                let bytes = bpe.decode_bytes(ids).map_err(|e| anyhow!("unknown token id {:?}", e))?;
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        }
+    }
+
+    /// One token's text on its own (lossy UTF-8).
+    pub fn decode_one(&self, id: u32) -> Result<String> {
+        if id as usize >= self.vocab_size() {
+            bail!("token id {id} is out of range for a vocabulary of {}", self.vocab_size());
+        }
+        self.decode(&[id])
+    }
+
+    /// The id of a token's exact vocabulary string (e.g. `"Ġnight"` in HF byte-level
+    /// notation for HF tokenizers), if it exists.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        match &self.backend {
+            Backend::Hf(t) => t.token_to_id(token),
+            Backend::Tiktoken(bpe, _) => {
+                let ids = bpe.encode_with_special_tokens(token);
+                (ids.len() == 1).then(|| ids[0])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENTENCE: &str = "The way you do anything is the way you do everything.";
+
+    #[test]
+    fn bundled_gpt2_matches_known_ids() {
+        let t = Tokenizer::gpt2();
+        assert_eq!(t.vocab_size(), 50257);
+        assert_eq!(t.encode(SENTENCE).unwrap(), vec![464, 835, 345, 466, 1997, 318, 262, 835, 345, 466, 2279, 13]);
+        assert_eq!(t.encode(" Mike").unwrap(), vec![4995]);
+        assert_eq!(t.encode("Mike").unwrap(), vec![16073]);
+        let e = t.encode_full(SENTENCE).unwrap();
+        assert_eq!(e.tokens[1], " way");
+        assert_eq!(e.offsets[1], (3, 7));
+        assert_eq!(t.decode(&e.ids).unwrap(), SENTENCE);
+        assert_eq!(t.decode_one(50256).unwrap(), "<|endoftext|>");
+        assert!(t.decode_one(50257).is_err());
+    }
+
+    #[test]
+    fn hf_tokenizer_json_agrees_with_bundled_bpe() {
+        let path = crate::assets_dir().join("models/tiny-gpt2/tokenizer.json");
+        let hf = Tokenizer::from_file(&path).unwrap();
+        let tk = Tokenizer::gpt2();
+        assert_eq!(hf.vocab_size(), 50257);
+        for text in [SENTENCE, "It was a dark and stormy", "A plethora of platypuses.", "naïve café – 東京 🙂  two  spaces\n"] {
+            let a = hf.encode_full(text).unwrap();
+            let b = tk.encode_full(text).unwrap();
+            assert_eq!(a.ids, b.ids, "{text:?}");
+            assert_eq!(a.tokens, b.tokens, "{text:?}");
+            assert_eq!(hf.decode(&a.ids).unwrap(), text);
+        }
+    }
+}
