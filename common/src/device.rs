@@ -16,7 +16,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         s => match s.strip_prefix("cuda:") {
             Some(n) => match n.parse::<usize>() {
                 Ok(i) => cuda(i),
-                Err(_) => bail!("--device {spec:?}: expected cuda:N with N a GPU index, e.g. cuda:0"),
+                Err(_) => {
+                    bail!("--device {spec:?}: expected cuda:N with N a GPU index, e.g. cuda:0")
+                }
             },
             None => bail!("--device {spec:?} is not one of auto, cpu, cuda, cuda:N"),
         },
@@ -32,7 +34,9 @@ fn cuda(index: usize) -> Result<Device> {
     }
     let count = tch::Cuda::device_count() as usize;
     if index >= count {
-        bail!("--device cuda:{index}: this machine has {count} CUDA device(s), numbered 0..{count}");
+        bail!(
+            "--device cuda:{index}: this machine has {count} CUDA device(s), numbered 0..{count}"
+        );
     }
     Ok(Device::Cuda(index))
 }
@@ -66,19 +70,34 @@ pub fn parse_dtype(spec: &str, device: Device) -> Result<Kind> {
 
 /// Copy a tensor to the CPU as `f32` and flatten it into a `Vec<f32>`.
 pub fn to_vec_f32(t: &Tensor) -> Result<Vec<f32>> {
-    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view(-1);
+    let flat = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous()
+        .view(-1);
     Ok(Vec::<f32>::try_from(&flat)?)
 }
 
 /// Copy a tensor to the CPU as `f64` and flatten it into a `Vec<f64>`.
 pub fn to_vec_f64(t: &Tensor) -> Result<Vec<f64>> {
-    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Double).contiguous().view(-1);
+    let flat = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Double)
+        .contiguous()
+        .view(-1);
     Ok(Vec::<f64>::try_from(&flat)?)
 }
 
 /// Copy an integer tensor to the CPU and flatten it into a `Vec<i64>`.
 pub fn to_vec_i64(t: &Tensor) -> Result<Vec<i64>> {
-    let flat = t.detach().to_device(Device::Cpu).to_kind(Kind::Int64).contiguous().view(-1);
+    let flat = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Int64)
+        .contiguous()
+        .view(-1);
     Ok(Vec::<i64>::try_from(&flat)?)
 }
 

@@ -30,15 +30,21 @@ impl Names {
     }
     /// Every hook point.
     pub fn all() -> Self {
-        Names { patterns: vec!["*".into()] }
+        Names {
+            patterns: vec!["*".into()],
+        }
     }
     /// Names matching one glob pattern, e.g. `blocks.*.attn.hook_pattern`.
     pub fn matching(pattern: &str) -> Self {
-        Names { patterns: vec![pattern.into()] }
+        Names {
+            patterns: vec![pattern.into()],
+        }
     }
     /// Names matching any of these exact names or patterns.
     pub fn list<S: AsRef<str>>(items: &[S]) -> Self {
-        Names { patterns: items.iter().map(|s| s.as_ref().to_string()).collect() }
+        Names {
+            patterns: items.iter().map(|s| s.as_ref().to_string()).collect(),
+        }
     }
     /// Add one more name or pattern.
     pub fn and(mut self, pattern: &str) -> Self {
@@ -65,7 +71,8 @@ impl Names {
 
 /// The names in `valid` that `pattern` selects, or an error explaining why none.
 pub fn match_pattern(pattern: &str, valid: &[String], n_layers: usize) -> Result<Vec<String>> {
-    let pat = glob::Pattern::new(pattern).map_err(|e| anyhow!("bad hook name pattern {pattern:?}: {e}"))?;
+    let pat = glob::Pattern::new(pattern)
+        .map_err(|e| anyhow!("bad hook name pattern {pattern:?}: {e}"))?;
     let hits: Vec<String> = valid.iter().filter(|n| pat.matches(n)).cloned().collect();
     if !hits.is_empty() {
         return Ok(hits);
@@ -78,7 +85,11 @@ pub fn match_pattern(pattern: &str, valid: &[String], n_layers: usize) -> Result
             );
         }
     }
-    let examples: Vec<&str> = valid.iter().filter(|n| n.starts_with("blocks.0.") || !n.starts_with("blocks.")).map(|s| s.as_str()).collect();
+    let examples: Vec<&str> = valid
+        .iter()
+        .filter(|n| n.starts_with("blocks.0.") || !n.starts_with("blocks."))
+        .map(|s| s.as_str())
+        .collect();
     bail!(
         "no hook point of this model matches {pattern:?}. Valid names are {} and blocks.{{0..{}}}.<name> for the block names shown",
         examples.join(", "),
@@ -88,7 +99,11 @@ pub fn match_pattern(pattern: &str, valid: &[String], n_layers: usize) -> Result
 
 /// The block index in a name like `blocks.7.attn.hook_z`.
 pub fn layer_of(name: &str) -> Option<usize> {
-    name.strip_prefix("blocks.")?.split('.').next()?.parse().ok()
+    name.strip_prefix("blocks.")?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// How a hook point's tensor is laid out: which dimension is the (query) position and
@@ -105,9 +120,18 @@ pub struct Layout {
 pub fn layout_of(name: &str) -> Layout {
     let leaf = name.rsplit('.').next().unwrap_or(name);
     match leaf {
-        "hook_q" | "hook_k" | "hook_v" | "hook_z" => Layout { pos_dim: 1, head_dim: Some(2) },
-        "hook_attn_scores" | "hook_pattern" => Layout { pos_dim: 2, head_dim: Some(1) },
-        _ => Layout { pos_dim: 1, head_dim: None },
+        "hook_q" | "hook_k" | "hook_v" | "hook_z" => Layout {
+            pos_dim: 1,
+            head_dim: Some(2),
+        },
+        "hook_attn_scores" | "hook_pattern" => Layout {
+            pos_dim: 2,
+            head_dim: Some(1),
+        },
+        _ => Layout {
+            pos_dim: 1,
+            head_dim: None,
+        },
     }
 }
 
@@ -145,7 +169,12 @@ pub struct Hook {
 impl Hook {
     /// A hook with any action.
     pub fn new(pattern: &str, action: Action) -> Self {
-        Hook { pattern: pattern.into(), action, heads: None, positions: None }
+        Hook {
+            pattern: pattern.into(),
+            action,
+            heads: None,
+            positions: None,
+        }
     }
     /// Replace the tensor by `value` (broadcast).
     pub fn replace(pattern: &str, value: Tensor) -> Self {
@@ -202,7 +231,11 @@ impl Hook {
             Action::Apply(f) => {
                 let y = f(x, name)?;
                 if y.size() != x.size() {
-                    bail!("hook at {name}: the function returned shape {:?}, expected {:?}", y.size(), x.size());
+                    bail!(
+                        "hook at {name}: the function returned shape {:?}, expected {:?}",
+                        y.size(),
+                        x.size()
+                    );
                 }
                 y
             }
@@ -228,16 +261,40 @@ impl Hook {
             let hd = layout
                 .head_dim
                 .ok_or_else(|| anyhow!("hook at {name}: this hook point has no head dimension, so heads(..) does not apply"))?;
-            mask = mask.logical_and(&select_mask(heads, shape[hd as usize], hd, rank, x.device(), name, "head")?);
+            mask = mask.logical_and(&select_mask(
+                heads,
+                shape[hd as usize],
+                hd,
+                rank,
+                x.device(),
+                name,
+                "head",
+            )?);
         }
         if let Some(pos) = &self.positions {
-            mask = mask.logical_and(&select_mask(pos, shape[layout.pos_dim as usize], layout.pos_dim, rank, x.device(), name, "position")?);
+            mask = mask.logical_and(&select_mask(
+                pos,
+                shape[layout.pos_dim as usize],
+                layout.pos_dim,
+                rank,
+                x.device(),
+                name,
+                "position",
+            )?);
         }
         Ok(mask)
     }
 }
 
-fn select_mask(idx: &[i64], size: i64, dim: i64, rank: i64, device: Device, name: &str, what: &str) -> Result<Tensor> {
+fn select_mask(
+    idx: &[i64],
+    size: i64,
+    dim: i64,
+    rank: i64,
+    device: Device,
+    name: &str,
+    what: &str,
+) -> Result<Tensor> {
     let mut m = vec![false; size as usize];
     for &i in idx {
         let j = if i < 0 { i + size } else { i };
@@ -248,13 +305,19 @@ fn select_mask(idx: &[i64], size: i64, dim: i64, rank: i64, device: Device, name
     }
     let mut view = vec![1i64; rank as usize];
     view[dim as usize] = size;
-    Ok(Tensor::from_slice(&m).to_device(device).view(view.as_slice()))
+    Ok(Tensor::from_slice(&m)
+        .to_device(device)
+        .view(view.as_slice()))
 }
 
 fn broadcast_like(v: &Tensor, x: &Tensor, name: &str) -> Result<Tensor> {
     let v = v.to_device(x.device()).to_kind(x.kind());
     v.f_broadcast_to(x.size()).map_err(|_| {
-        anyhow!("hook at {name}: a tensor of shape {:?} cannot stand in for one of shape {:?}", v.size(), x.size())
+        anyhow!(
+            "hook at {name}: a tensor of shape {:?} cannot stand in for one of shape {:?}",
+            v.size(),
+            x.size()
+        )
     })
 }
 
@@ -322,14 +385,33 @@ pub(crate) struct HookRun<'a> {
 }
 
 impl<'a> HookRun<'a> {
-    pub fn new(valid: &[String], n_layers: usize, names: &Names, hooks: &'a [Hook], cache_device: Option<Device>) -> Result<Self> {
+    pub fn new(
+        valid: &[String],
+        n_layers: usize,
+        names: &Names,
+        hooks: &'a [Hook],
+        cache_device: Option<Device>,
+    ) -> Result<Self> {
         let cache_names: HashSet<String> = names.resolve(valid, n_layers)?.into_iter().collect();
         let hooks = hooks
             .iter()
-            .map(|h| Ok((h, match_pattern(&h.pattern, valid, n_layers)?.into_iter().collect())))
+            .map(|h| {
+                Ok((
+                    h,
+                    match_pattern(&h.pattern, valid, n_layers)?
+                        .into_iter()
+                        .collect(),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let idle = cache_names.is_empty() && hooks.is_empty();
-        Ok(HookRun { cache_names, hooks, cache: ActivationCache::default(), cache_device, idle })
+        Ok(HookRun {
+            cache_names,
+            hooks,
+            cache: ActivationCache::default(),
+            cache_device,
+            idle,
+        })
     }
 
     /// The deepest block any cache name or hook touches (None: only non-block names).
@@ -377,7 +459,12 @@ mod tests {
     fn valid() -> Vec<String> {
         let mut v = vec!["hook_embed".to_string(), "hook_pos_embed".to_string()];
         for l in 0..2 {
-            for s in ["hook_resid_pre", "attn.hook_z", "attn.hook_pattern", "hook_resid_post"] {
+            for s in [
+                "hook_resid_pre",
+                "attn.hook_z",
+                "attn.hook_pattern",
+                "hook_resid_post",
+            ] {
                 v.push(format!("blocks.{l}.{s}"));
             }
         }
@@ -387,11 +474,22 @@ mod tests {
     #[test]
     fn patterns_resolve_and_errors_explain() {
         let v = valid();
-        let got = Names::matching("blocks.*.hook_resid_post").resolve(&v, 2).unwrap();
-        assert_eq!(got, vec!["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]);
-        let err = Names::matching("blocks.5.hook_resid_post").resolve(&v, 2).unwrap_err().to_string();
+        let got = Names::matching("blocks.*.hook_resid_post")
+            .resolve(&v, 2)
+            .unwrap();
+        assert_eq!(
+            got,
+            vec!["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
+        );
+        let err = Names::matching("blocks.5.hook_resid_post")
+            .resolve(&v, 2)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("out of range"), "{err}");
-        let err = Names::matching("blocks.0.hook_nothing").resolve(&v, 2).unwrap_err().to_string();
+        let err = Names::matching("blocks.0.hook_nothing")
+            .resolve(&v, 2)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no hook point"), "{err}");
     }
 
@@ -399,23 +497,42 @@ mod tests {
     fn head_and_position_masks_restrict_the_action() {
         // [batch=1, pos=3, head=2, d_head=2]
         let x = Tensor::ones([1, 3, 2, 2], (Kind::Float, Device::Cpu));
-        let y = Hook::zero("blocks.0.attn.hook_z").heads(&[1]).positions(&[-1]).run(&x, "blocks.0.attn.hook_z").unwrap();
-        let s: Vec<f32> = Vec::try_from(y.sum_dim_intlist([3i64].as_slice(), false, Kind::Float).view(-1)).unwrap();
+        let y = Hook::zero("blocks.0.attn.hook_z")
+            .heads(&[1])
+            .positions(&[-1])
+            .run(&x, "blocks.0.attn.hook_z")
+            .unwrap();
+        let s: Vec<f32> = Vec::try_from(
+            y.sum_dim_intlist([3i64].as_slice(), false, Kind::Float)
+                .view(-1),
+        )
+        .unwrap();
         // only (pos 2, head 1) is zeroed
         assert_eq!(s, vec![2., 2., 2., 2., 2., 0.]);
-        let err = Hook::zero("x").heads(&[2]).run(&x, "blocks.0.attn.hook_z").unwrap_err().to_string();
+        let err = Hook::zero("x")
+            .heads(&[2])
+            .run(&x, "blocks.0.attn.hook_z")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("head 2 is out of range"), "{err}");
         let r = Tensor::ones([1, 3, 4], (Kind::Float, Device::Cpu));
-        assert!(Hook::zero("x").heads(&[0]).run(&r, "blocks.0.hook_resid_post").is_err());
+        assert!(Hook::zero("x")
+            .heads(&[0])
+            .run(&r, "blocks.0.hook_resid_post")
+            .is_err());
     }
 
     #[test]
     fn replace_checks_shapes_and_mean_ablation_averages() {
         let x = Tensor::arange(6, (Kind::Float, Device::Cpu)).view([1, 3, 2]);
         let bad = Tensor::zeros([4], (Kind::Float, Device::Cpu));
-        assert!(Hook::replace("h", bad).run(&x, "blocks.0.hook_resid_post").is_err());
-        let m = Hook::mean_ablate("h").run(&x, "blocks.0.hook_resid_post").unwrap();
-        let v: Vec<f32> = Vec::try_from(m.view(-1)).unwrap();
+        assert!(Hook::replace("h", bad)
+            .run(&x, "blocks.0.hook_resid_post")
+            .is_err());
+        let m = Hook::mean_ablate("h")
+            .run(&x, "blocks.0.hook_resid_post")
+            .unwrap();
+        let v: Vec<f32> = Vec::try_from(m.contiguous().view(-1)).unwrap();
         assert_eq!(v, vec![2., 3., 2., 3., 2., 3.]);
     }
 }

@@ -7,15 +7,16 @@
 //! - [`stats`], [`plot`], [`output`], [`cli`], [`device`], [`progress`]: the plumbing every
 //!   project shares, so that a project's `main.rs` holds only its analysis.
 
-//TMP pub mod cli;
+pub mod cli;
 pub mod device;
 pub mod hooks;
 pub mod hub;
 pub mod model;
-//TMP pub mod output;
-//TMP pub mod plot;
+pub mod output;
+pub mod plot;
 pub mod progress;
 pub mod stats;
+pub mod testing;
 pub mod tokenizer;
 
 pub use hooks::{ActivationCache, Hook, Names};
@@ -26,6 +27,11 @@ pub use model::{Batch, HookedModel, LogitsAt, PaddingSide, RunOptions};
 pub fn assets_dir() -> std::path::PathBuf {
     match std::env::var_os("ML4LLM_ASSETS") {
         Some(p) => p.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("assets"),
+        None => {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("assets");
+            p.canonicalize().unwrap_or(p)
+        }
     }
 }

@@ -7,9 +7,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn bar(n: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(n);
     pb.set_style(
-        ProgressStyle::with_template("{msg:<24} [{bar:40}] {pos}/{len} ({elapsed} elapsed, ~{eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:<24} [{bar:40}] {pos}/{len} ({elapsed} elapsed, ~{eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     pb.set_message(what.to_string());
     pb

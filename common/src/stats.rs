@@ -39,15 +39,26 @@ pub fn log_softmax(z: &[f64]) -> Vec<f64> {
 
 /// Shannon entropy in nats of a probability vector (0 log 0 = 0).
 pub fn entropy(p: &[f64]) -> f64 {
-    -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()
+    -p.iter()
+        .filter(|&&x| x > 0.0)
+        .map(|&x| x * x.ln())
+        .sum::<f64>()
 }
 
 /// KL(p || q) in nats. Terms with p = 0 contribute 0; q = 0 where p > 0 gives +inf.
 pub fn kl_divergence(p: &[f64], q: &[f64]) -> Result<f64> {
     if p.len() != q.len() {
-        bail!("KL divergence of vectors of different lengths ({} and {})", p.len(), q.len());
+        bail!(
+            "KL divergence of vectors of different lengths ({} and {})",
+            p.len(),
+            q.len()
+        );
     }
-    Ok(p.iter().zip(q).filter(|(&a, _)| a > 0.0).map(|(&a, &b)| a * (a / b).ln()).sum())
+    Ok(p.iter()
+        .zip(q)
+        .filter(|(&a, _)| a > 0.0)
+        .map(|(&a, &b)| a * (a / b).ln())
+        .sum())
 }
 
 /// Index of the largest value (first one on ties; NaN never wins).
@@ -66,7 +77,12 @@ pub fn argmax<T: Into<f64> + Copy>(v: &[T]) -> usize {
 
 /// The `k` largest values with their indices, largest first (ties: lower index first).
 pub fn top_k<T: Into<f64> + Copy>(v: &[T], k: usize) -> Vec<(usize, f64)> {
-    let mut idx: Vec<(usize, f64)> = v.iter().map(|&x| x.into()).enumerate().filter(|(_, x)| !x.is_nan()).collect();
+    let mut idx: Vec<(usize, f64)> = v
+        .iter()
+        .map(|&x| x.into())
+        .enumerate()
+        .filter(|(_, x)| !x.is_nan())
+        .collect();
     idx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     idx.truncate(k);
     idx
@@ -145,7 +161,9 @@ pub fn cosine(a: &[f64], b: &[f64]) -> f64 {
 /// All-to-all cosine similarities of the rows of `x` `[n, d]` -> `[n, n]`, on the
 /// tensor's device.
 pub fn cosine_matrix(x: &tch::Tensor) -> tch::Tensor {
-    let n = x.linalg_norm(2.0, [-1i64].as_slice(), true, x.kind()).clamp_min(1e-12);
+    let n = x
+        .linalg_norm(2.0, [-1i64].as_slice(), true, x.kind())
+        .clamp_min(1e-12);
     let u = x / n;
     u.matmul(&u.tr())
 }
@@ -164,7 +182,11 @@ pub fn std_dev(v: &[f64]) -> f64 {
 /// Pearson correlation of two equally long samples.
 pub fn pearson(a: &[f64], b: &[f64]) -> Result<f64> {
     if a.len() != b.len() || a.len() < 2 {
-        bail!("Pearson correlation needs two samples of the same length >= 2 (got {} and {})", a.len(), b.len());
+        bail!(
+            "Pearson correlation needs two samples of the same length >= 2 (got {} and {})",
+            a.len(),
+            b.len()
+        );
     }
     let (ma, mb) = (mean(a), mean(b));
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
@@ -206,7 +228,9 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     match n {
         0 => vec![],
         1 => vec![a],
-        _ => (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect(),
+        _ => (0..n)
+            .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+            .collect(),
     }
 }
 
@@ -219,7 +243,9 @@ mod tests {
     fn softmax_known_values_and_shift_invariance() {
         let z = [1.0, 1.1, 2.0, 3.0, 5.0, 6.0, 6.1];
         let p = softmax(&z);
-        let want = [0.00264, 0.00291, 0.00717, 0.01948, 0.14397, 0.39134, 0.43250];
+        let want = [
+            0.00264, 0.00291, 0.00717, 0.01948, 0.14397, 0.39134, 0.43250,
+        ];
         for (a, b) in p.iter().zip(want) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
@@ -232,7 +258,9 @@ mod tests {
 
     #[test]
     fn naive_softmax_breaks_where_the_stable_one_does_not() {
-        assert!(naive_softmax_f32(&[-200.0, -201.0]).iter().all(|x| x.is_nan()));
+        assert!(naive_softmax_f32(&[-200.0, -201.0])
+            .iter()
+            .all(|x| x.is_nan()));
         assert!(naive_softmax_f32(&[100.0, 0.0])[0].is_nan());
         let s = softmax(&[-200.0, -201.0]);
         assert!((s[0] - 0.7311).abs() < 1e-4 && (s[1] - 0.2689).abs() < 1e-4);
@@ -260,10 +288,16 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         // top_k = 1 is greedy
         for _ in 0..20 {
-            assert_eq!(sample_token(&[0.0f64, 5.0, 1.0], 1.0, Some(1), None, &mut rng).unwrap(), 1);
+            assert_eq!(
+                sample_token(&[0.0f64, 5.0, 1.0], 1.0, Some(1), None, &mut rng).unwrap(),
+                1
+            );
         }
         // top_p small enough to keep only the most likely token
-        assert_eq!(sample_token(&[0.0f64, 5.0, 1.0], 1.0, None, Some(0.5), &mut rng).unwrap(), 1);
+        assert_eq!(
+            sample_token(&[0.0f64, 5.0, 1.0], 1.0, None, Some(0.5), &mut rng).unwrap(),
+            1
+        );
         assert!(sample_token(&[0.0f64], 0.0, None, None, &mut rng).is_err());
         assert_eq!(linspace(-5.0, 5.0, 55).len(), 55);
         assert_eq!(linspace(-5.0, 5.0, 3), vec![-5.0, 0.0, 5.0]);

@@ -11,7 +11,14 @@ use tch::{Device, Kind, Tensor};
 const TOL: f64 = 1e-4;
 
 fn tiny() -> HookedModel {
-    HookedModel::from_pretrained(&common::assets_dir().join("models/tiny-gpt2").display().to_string(), Device::Cpu).expect("tiny-gpt2 loads")
+    HookedModel::from_pretrained(
+        &common::assets_dir()
+            .join("models/tiny-gpt2")
+            .display()
+            .to_string(),
+        Device::Cpu,
+    )
+    .expect("tiny-gpt2 loads")
 }
 
 fn fixture() -> HashMap<String, Tensor> {
@@ -31,14 +38,24 @@ fn sequences(fx: &HashMap<String, Tensor>) -> Vec<Vec<u32>> {
     (0..ids.size()[0])
         .map(|b| {
             let n = i64::try_from(mask.get(b).sum(Kind::Int64)).unwrap();
-            Vec::<i64>::try_from(ids.get(b).narrow(0, 0, n)).unwrap().into_iter().map(|x| x as u32).collect()
+            Vec::<i64>::try_from(ids.get(b).narrow(0, 0, n))
+                .unwrap()
+                .into_iter()
+                .map(|x| x as u32)
+                .collect()
         })
         .collect()
 }
 
 /// Compare a `[b, p, ...]` tensor from our run with the fixture's (right-padded),
 /// at real positions only. `ours_left` says our batch was left-padded.
-fn diff_real_positions(ours: &Tensor, theirs: &Tensor, lengths: &[i64], ours_left: bool, pos_dim: i64) -> f64 {
+fn diff_real_positions(
+    ours: &Tensor,
+    theirs: &Tensor,
+    lengths: &[i64],
+    ours_left: bool,
+    pos_dim: i64,
+) -> f64 {
     let width = ours.size()[pos_dim as usize];
     let mut worst: f64 = 0.0;
     for (b, &n) in lengths.iter().enumerate() {
@@ -56,8 +73,12 @@ fn check_side(side: PaddingSide) {
     let seqs = sequences(&fx);
     let batch = model.batch_from_ids(&seqs, side).unwrap();
     let left = side == PaddingSide::Left;
-    let names = Names::matching("blocks.*.hook_resid_post").and("blocks.*.attn.hook_pattern").and("ln_final.hook_normalized");
-    let out = model.run(&batch, &RunOptions::default().cache(names)).unwrap();
+    let names = Names::matching("blocks.*.hook_resid_post")
+        .and("blocks.*.attn.hook_pattern")
+        .and("ln_final.hook_normalized");
+    let out = model
+        .run(&batch, &RunOptions::default().cache(names))
+        .unwrap();
     let logits = out.logits.unwrap();
     let mut report = vec![];
 
@@ -72,7 +93,10 @@ fn check_side(side: PaddingSide) {
         let mut worst: f64 = 0.0;
         for (b, &len) in batch.lengths.iter().enumerate() {
             let start = if left { batch.seq_len() - len } else { 0 };
-            let o = ours.get(b as i64).narrow(1, start, len).narrow(2, start, len);
+            let o = ours
+                .get(b as i64)
+                .narrow(1, start, len)
+                .narrow(2, start, len);
             let t = theirs.get(b as i64).narrow(1, 0, len).narrow(2, 0, len);
             worst = worst.max(max_abs(&o, &t));
             // no attention leaks to padding
@@ -94,8 +118,14 @@ fn check_side(side: PaddingSide) {
         first.push(logits.get(b as i64).get(start));
         last.push(logits.get(b as i64).get(start + len - 1));
     }
-    report.push(("logits_first".into(), max_abs(&Tensor::stack(&first, 0), &fx["logits_first"])));
-    report.push(("logits_last".into(), max_abs(&Tensor::stack(&last, 0), &fx["logits_last"])));
+    report.push((
+        "logits_first".into(),
+        max_abs(&Tensor::stack(&first, 0), &fx["logits_first"]),
+    ));
+    report.push((
+        "logits_last".into(),
+        max_abs(&Tensor::stack(&last, 0), &fx["logits_last"]),
+    ));
 
     for (n, d) in &report {
         println!("{side:?} padding: max |ours - transformers| {n} = {d:.3e}");
@@ -119,10 +149,18 @@ fn batched_equals_unbatched() {
     let seqs = sequences(&fixture());
     for side in [PaddingSide::Right, PaddingSide::Left] {
         let batch = model.batch_from_ids(&seqs, side).unwrap();
-        let last = model.run(&batch, &RunOptions::default().logits(LogitsAt::Last)).unwrap().logits.unwrap();
+        let last = model
+            .run(&batch, &RunOptions::default().logits(LogitsAt::Last))
+            .unwrap()
+            .logits
+            .unwrap();
         for (b, s) in seqs.iter().enumerate() {
             let one = model.batch_from_ids(std::slice::from_ref(s), side).unwrap();
-            let alone = model.run(&one, &RunOptions::default().logits(LogitsAt::Last)).unwrap().logits.unwrap();
+            let alone = model
+                .run(&one, &RunOptions::default().logits(LogitsAt::Last))
+                .unwrap()
+                .logits
+                .unwrap();
             let d = max_abs(&last.get(b as i64), &alone.get(0));
             assert!(d < 1e-5, "{side:?} seq {b}: {d}");
         }
@@ -134,15 +172,21 @@ fn tokenizer_gives_the_fixture_ids() {
     let model = tiny();
     let fx = fixture();
     let sentences: Vec<String> = serde_json::from_str(
-        &safetensors_metadata(&common::assets_dir().join("fixtures/tiny-gpt2.safetensors"))["sentences"],
+        &safetensors_metadata(&common::assets_dir().join("fixtures/tiny-gpt2.safetensors"))
+            ["sentences"],
     )
     .unwrap();
     let seqs = sequences(&fx);
     for (s, ids) in sentences.iter().zip(&seqs) {
         assert_eq!(&model.tokenizer.encode(s).unwrap(), ids, "{s}");
     }
-    let b: Batch = model.to_tokens_batch(&sentences, PaddingSide::Right).unwrap();
-    assert_eq!(b.lengths, seqs.iter().map(|s| s.len() as i64).collect::<Vec<_>>());
+    let b: Batch = model
+        .to_tokens_batch(&sentences, PaddingSide::Right)
+        .unwrap();
+    assert_eq!(
+        b.lengths,
+        seqs.iter().map(|s| s.len() as i64).collect::<Vec<_>>()
+    );
 }
 
 fn safetensors_metadata(path: &std::path::Path) -> HashMap<String, String> {

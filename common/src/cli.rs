@@ -1,0 +1,110 @@
+//! The flags every project shares. A project's own `clap` parser flattens
+//! [`CommonArgs`] into it:
+//!
+//! ```text
+//! #[derive(clap::Parser)]
+//! struct Args { #[command(flatten)] common: common::cli::CommonArgs, /* own flags */ }
+//! ```
+
+use crate::output::Output;
+use anyhow::Result;
+use std::path::PathBuf;
+use tch::{Device, Kind};
+
+/// Flags shared by every project.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Model id on the Hugging Face hub (e.g. gpt2, gpt2-large) or a local model
+    /// directory. Each project has its own default (the book's model).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Where to compute: auto (CUDA when available), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+
+    /// Weight precision: f32, or f16/bf16 on CUDA.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+
+    /// Output folder (default: outputs/<project name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Seed for everything random in the run.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Smoke-test mode: the tiny test model shipped in assets/ and small sizes, offline,
+    /// in seconds. Its numbers come from random weights and mean nothing.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// CPU threads for libtorch (default: libtorch's own choice).
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+/// The tiny randomly initialised GPT-2 that `--quick` runs use.
+pub fn tiny_gpt2() -> String {
+    crate::assets_dir()
+        .join("models/tiny-gpt2")
+        .display()
+        .to_string()
+}
+
+impl CommonArgs {
+    /// Apply the process-wide settings (threads, seed) and say what is used.
+    pub fn init(&self) -> Result<()> {
+        if let Some(n) = self.threads {
+            if n < 1 {
+                anyhow::bail!("--threads must be at least 1");
+            }
+            tch::set_num_threads(n);
+        }
+        tch::manual_seed(self.seed as i64);
+        Ok(())
+    }
+
+    /// The device from `--device`.
+    pub fn device(&self) -> Result<Device> {
+        crate::device::parse_device(&self.device)
+    }
+
+    /// The weight dtype from `--dtype` (checked against the device).
+    pub fn dtype(&self) -> Result<Kind> {
+        crate::device::parse_dtype(&self.dtype, self.device()?)
+    }
+
+    /// The model to load: `--model` if given, the tiny test model under `--quick`,
+    /// else the project's default.
+    pub fn model_or(&self, default: &str) -> String {
+        match (&self.model, self.quick) {
+            (Some(m), _) => m.clone(),
+            (None, true) => tiny_gpt2(),
+            (None, false) => default.to_string(),
+        }
+    }
+
+    /// The output folder for `project`, created.
+    pub fn output(&self, project: &str) -> Result<Output> {
+        let dir = self
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("outputs").join(project));
+        Output::new(dir)
+    }
+
+    /// Load a model per these flags.
+    pub fn load_model(&self, id: &str) -> Result<crate::model::HookedModel> {
+        let device = self.device()?;
+        let dtype = self.dtype()?;
+        let pb = crate::progress::spinner(&format!(
+            "loading {id} on {}",
+            crate::device::describe(device)
+        ));
+        let m = crate::model::HookedModel::load(id, crate::model::LoadOptions { device, dtype });
+        pb.finish_and_clear();
+        m
+    }
+}
