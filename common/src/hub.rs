@@ -19,7 +19,7 @@ pub struct ModelFiles {
     /// `config.json`.
     pub config: PathBuf,
     /// The weight files: one `model.safetensors`, the shards of a sharded checkpoint,
-    /// or one `pytorch_model.bin`.
+    /// or one `pytorch_model.bin` (or its shards).
     pub weights: Vec<PathBuf>,
     /// `tokenizer.json`, when the repo has one.
     pub tokenizer: Option<PathBuf>,
@@ -35,14 +35,18 @@ pub fn hub_cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("HF_HOME") {
         return PathBuf::from(p).join("hub");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("huggingface").join("hub")
 }
 
 /// True when `HF_HUB_OFFLINE` is set to 1/true/yes: nothing is downloaded.
 pub fn is_offline() -> bool {
     matches!(
-        std::env::var("HF_HUB_OFFLINE").map(|v| v.to_ascii_lowercase()).as_deref(),
+        std::env::var("HF_HUB_OFFLINE")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref(),
         Ok("1") | Ok("true") | Ok("yes") | Ok("on")
     )
 }
@@ -66,12 +70,24 @@ fn repo(id: &str, kind: RepoKind, revision: Option<&str>) -> Repo {
 }
 
 /// A file of a hub repo from the cache, or `None` when it is not cached.
-pub fn cached_file(id: &str, kind: RepoKind, revision: Option<&str>, filename: &str) -> Option<PathBuf> {
-    Cache::new(hub_cache_dir()).repo(repo(id, kind, revision)).get(filename)
+pub fn cached_file(
+    id: &str,
+    kind: RepoKind,
+    revision: Option<&str>,
+    filename: &str,
+) -> Option<PathBuf> {
+    Cache::new(hub_cache_dir())
+        .repo(repo(id, kind, revision))
+        .get(filename)
 }
 
 /// A file of a hub repo: from the cache, else downloaded into it (unless offline).
-pub fn hub_file(id: &str, kind: RepoKind, revision: Option<&str>, filename: &str) -> Result<PathBuf> {
+pub fn hub_file(
+    id: &str,
+    kind: RepoKind,
+    revision: Option<&str>,
+    filename: &str,
+) -> Result<PathBuf> {
     if let Some(p) = cached_file(id, kind, revision, filename) {
         return Ok(p);
     }
@@ -87,14 +103,16 @@ pub fn hub_file(id: &str, kind: RepoKind, revision: Option<&str>, filename: &str
         .with_progress(true)
         .build()
         .context("could not set up the Hugging Face hub client")?;
-    api.repo(repo(id, kind, revision)).get(filename).map_err(|e| {
-        anyhow!(
-            "could not download {filename} of {id} from the Hugging Face hub: {e}. \
+    api.repo(repo(id, kind, revision))
+        .get(filename)
+        .map_err(|e| {
+            anyhow!(
+                "could not download {filename} of {id} from the Hugging Face hub: {e}. \
              Check the id and your network, or pass a local directory \
              (files already in {} are used without network)",
-            hub_cache_dir().display()
-        )
-    })
+                hub_cache_dir().display()
+            )
+        })
 }
 
 /// The list of files in a hub repo (one request), or `None` when offline or unreachable.
@@ -102,7 +120,10 @@ fn hub_listing(id: &str) -> Option<Vec<String>> {
     if is_offline() {
         return None;
     }
-    let api = ApiBuilder::new().with_cache_dir(hub_cache_dir()).build().ok()?;
+    let api = ApiBuilder::new()
+        .with_cache_dir(hub_cache_dir())
+        .build()
+        .ok()?;
     let info = api.model(id.to_string()).info().ok()?;
     Some(info.siblings.into_iter().map(|s| s.rfilename).collect())
 }
@@ -136,6 +157,11 @@ fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
             .collect()
     } else if dir.join("pytorch_model.bin").is_file() {
         vec![dir.join("pytorch_model.bin")]
+    } else if dir.join("pytorch_model.bin.index.json").is_file() {
+        shard_names(&dir.join("pytorch_model.bin.index.json"))?
+            .into_iter()
+            .map(|s| dir.join(s))
+            .collect()
     } else {
         bail!(
             "model directory {} has no model.safetensors, model.safetensors.index.json or pytorch_model.bin",
@@ -152,16 +178,21 @@ fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
     })
 }
 
-/// The distinct shard file names listed in a `model.safetensors.index.json`.
+/// The distinct shard file names listed in a `model.safetensors.index.json` (or a
+/// `pytorch_model.bin.index.json`: same layout).
 pub fn shard_names(index: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(index).with_context(|| format!("reading {}", index.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", index.display()))?;
+    let text =
+        std::fs::read_to_string(index).with_context(|| format!("reading {}", index.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", index.display()))?;
     let map = v
         .get("weight_map")
         .and_then(|m| m.as_object())
         .ok_or_else(|| anyhow!("{} has no weight_map", index.display()))?;
-    let mut names: Vec<String> = map.values().filter_map(|s| s.as_str().map(String::from)).collect();
+    let mut names: Vec<String> = map
+        .values()
+        .filter_map(|s| s.as_str().map(String::from))
+        .collect();
     names.sort();
     names.dedup();
     Ok(names)
@@ -185,6 +216,12 @@ fn resolve_hub(id: &str) -> Result<ModelFiles> {
             .collect::<Result<Vec<_>>>()?
     } else if has("pytorch_model.bin") {
         vec![hub_file(id, RepoKind::Model, None, "pytorch_model.bin")?]
+    } else if has("pytorch_model.bin.index.json") {
+        let index = hub_file(id, RepoKind::Model, None, "pytorch_model.bin.index.json")?;
+        shard_names(&index)?
+            .iter()
+            .map(|s| hub_file(id, RepoKind::Model, None, s))
+            .collect::<Result<Vec<_>>>()?
     } else if listing.is_none() {
         bail!(
             "model {id:?}: config.json is cached but no weights are (looked for model.safetensors, \
@@ -218,7 +255,10 @@ mod tests {
         // Tests touching the environment run serially through this lock.
         static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let old: Vec<_> = vars.iter().map(|(k, _)| (*k, std::env::var_os(k))).collect();
+        let old: Vec<_> = vars
+            .iter()
+            .map(|(k, _)| (*k, std::env::var_os(k)))
+            .collect();
         for (k, v) in vars {
             match v {
                 Some(v) => std::env::set_var(k, v),
@@ -237,9 +277,10 @@ mod tests {
 
     #[test]
     fn cache_dir_follows_hf_variables() {
-        with_env(&[("HF_HUB_CACHE", Some("/x/hub")), ("HF_HOME", Some("/y"))], || {
-            assert_eq!(hub_cache_dir(), PathBuf::from("/x/hub"))
-        });
+        with_env(
+            &[("HF_HUB_CACHE", Some("/x/hub")), ("HF_HOME", Some("/y"))],
+            || assert_eq!(hub_cache_dir(), PathBuf::from("/x/hub")),
+        );
         with_env(&[("HF_HUB_CACHE", None), ("HF_HOME", Some("/y"))], || {
             assert_eq!(hub_cache_dir(), PathBuf::from("/y/hub"))
         });
@@ -256,28 +297,37 @@ mod tests {
         std::fs::write(snap.join("model.safetensors"), "x").unwrap();
         std::fs::write(snap.join("tokenizer.json"), "{}").unwrap();
         let cache = tmp.path().to_str().unwrap();
-        let files = with_env(&[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))], || {
-            resolve_model("org/m")
-        })
+        let files = with_env(
+            &[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))],
+            || resolve_model("org/m"),
+        )
         .unwrap();
         assert_eq!(files.weights, vec![snap.join("model.safetensors")]);
         assert_eq!(files.tokenizer, Some(snap.join("tokenizer.json")));
 
-        let err = with_env(&[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))], || {
-            resolve_model("org/not-there")
-        })
+        let err = with_env(
+            &[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))],
+            || resolve_model("org/not-there"),
+        )
         .unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("HF_HUB_OFFLINE") && msg.contains("org/not-there"), "{msg}");
+        assert!(
+            msg.contains("HF_HUB_OFFLINE") && msg.contains("org/not-there"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn local_dir_needs_config_and_weights() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = resolve_model(tmp.path().to_str().unwrap()).unwrap_err().to_string();
+        let err = resolve_model(tmp.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("config.json"), "{err}");
         std::fs::write(tmp.path().join("config.json"), "{}").unwrap();
-        let err = resolve_model(tmp.path().to_str().unwrap()).unwrap_err().to_string();
+        let err = resolve_model(tmp.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("model.safetensors"), "{err}");
         std::fs::write(
             tmp.path().join("model.safetensors.index.json"),

@@ -47,12 +47,28 @@ impl Tokenizer {
 
     /// Load a Hugging Face `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let tok = tokenizers::Tokenizer::from_file(path)
+        let mut tok = tokenizers::Tokenizer::from_file(path)
             .map_err(|e| anyhow!("could not read tokenizer {}: {e}", path.display()))?;
+        // Some tokenizer.json files (sentence-transformers') switch on fixed-length
+        // padding and truncation; transformers' fast tokenizers switch both off unless a
+        // call asks, and so does this crate: batches are padded by `model::Batch`, and
+        // over-long texts are an error there rather than silently cut.
+        tok.with_padding(None);
+        tok.with_truncation(None)
+            .map_err(|e| anyhow!("tokenizer {}: {e}", path.display()))?;
         Ok(Tokenizer {
             backend: Backend::Hf(Box::new(tok)),
             name: path.display().to_string(),
         })
+    }
+
+    /// Only the `tokenizer.json` of a hub model id (e.g. `bert-base-uncased`), from the
+    /// Hugging Face cache or downloaded into it: no config or weights are fetched.
+    pub fn from_hub_tokenizer(id: &str) -> Result<Self> {
+        let path = crate::hub::hub_file(id, crate::hub::RepoKind::Model, None, "tokenizer.json")?;
+        let mut t = Self::from_file(&path)?;
+        t.name = format!("{id} ({})", path.display());
+        Ok(t)
     }
 
     /// The tokenizer of a model id or directory: its `tokenizer.json` when it has one,
@@ -68,7 +84,8 @@ impl Tokenizer {
             return Self::from_file(p);
         }
         let cfg: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&files.config).with_context(|| format!("reading {}", files.config.display()))?,
+            &std::fs::read_to_string(&files.config)
+                .with_context(|| format!("reading {}", files.config.display()))?,
         )?;
         match cfg.get("model_type").and_then(|v| v.as_str()) {
             Some("gpt2") | Some("gpt_neo") => Ok(Self::gpt2()),
@@ -98,15 +115,38 @@ impl Tokenizer {
         Ok(self.encode_full(text)?.ids)
     }
 
+    /// Token ids of `text` with the special tokens the tokenizer's post-processor adds
+    /// (BERT: `[CLS] … [SEP]`, RoBERTa: `<s> … </s>`), as transformers' `tokenizer(text)`
+    /// does. The bundled GPT-2 / GPT-4 BPEs add none.
+    pub fn encode_with_special_tokens(&self, text: &str) -> Result<Vec<u32>> {
+        match &self.backend {
+            Backend::Hf(t) => Ok(t
+                .encode(text, true)
+                .map_err(|e| anyhow!("tokenizer failed: {e}"))?
+                .get_ids()
+                .to_vec()),
+            Backend::Tiktoken(..) => self.encode(text),
+        }
+    }
+
     /// Ids, per-token strings and byte offsets of `text` (no special tokens added).
     pub fn encode_full(&self, text: &str) -> Result<Encoding> {
         match &self.backend {
             Backend::Hf(t) => {
-                let enc = t.encode(text, false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
+                let enc = t
+                    .encode(text, false)
+                    .map_err(|e| anyhow!("tokenizer failed: {e}"))?;
                 let ids = enc.get_ids().to_vec();
-                let tokens = ids.iter().map(|&i| self.decode_one(i)).collect::<Result<_>>()?;
+                let tokens = ids
+                    .iter()
+                    .map(|&i| self.decode_one(i))
+                    .collect::<Result<_>>()?;
                 // The `tokenizers` crate reports byte offsets into the input.
-                Ok(Encoding { tokens, offsets: enc.get_offsets().to_vec(), ids })
+                Ok(Encoding {
+                    tokens,
+                    offsets: enc.get_offsets().to_vec(),
+                    ids,
+                })
             }
             Backend::Tiktoken(bpe, _) => {
                 let ids: Vec<u32> = bpe.encode_ordinary(text);
@@ -114,12 +154,18 @@ impl Tokenizer {
                 let mut tokens = Vec::with_capacity(ids.len());
                 let mut pos = 0usize;
                 for &id in &ids {
-                    let bytes = bpe.decode_bytes(&[id]).map_err(|e| anyhow!("decode failed: {e:?}"))?;
+                    let bytes = bpe
+                        .decode_bytes(&[id])
+                        .map_err(|e| anyhow!("decode failed: {e:?}"))?;
                     offsets.push((pos, pos + bytes.len()));
                     pos += bytes.len();
                     tokens.push(String::from_utf8_lossy(&bytes).into_owned());
                 }
-                Ok(Encoding { ids, tokens, offsets })
+                Ok(Encoding {
+                    ids,
+                    tokens,
+                    offsets,
+                })
             }
         }
     }
@@ -127,9 +173,13 @@ impl Tokenizer {
     /// Text of a sequence of ids (lossy UTF-8; special tokens kept as their text).
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         match &self.backend {
-            Backend::Hf(t) => t.decode(ids, false).map_err(|e| anyhow!("decode failed: {e}")),
+            Backend::Hf(t) => t
+                .decode(ids, false)
+                .map_err(|e| anyhow!("decode failed: {e}")),
             Backend::Tiktoken(bpe, _) => {
-                let bytes = bpe.decode_bytes(ids).map_err(|e| anyhow!("unknown token id {:?}", e))?;
+                let bytes = bpe
+                    .decode_bytes(ids)
+                    .map_err(|e| anyhow!("unknown token id {:?}", e))?;
                 Ok(String::from_utf8_lossy(&bytes).into_owned())
             }
         }
@@ -138,9 +188,31 @@ impl Tokenizer {
     /// One token's text on its own (lossy UTF-8).
     pub fn decode_one(&self, id: u32) -> Result<String> {
         if id as usize >= self.vocab_size() {
-            bail!("token id {id} is out of range for a vocabulary of {}", self.vocab_size());
+            bail!(
+                "token id {id} is out of range for a vocabulary of {}",
+                self.vocab_size()
+            );
         }
         self.decode(&[id])
+    }
+
+    /// The raw bytes of one token. For the bundled byte-level BPEs (GPT-2, GPT-4) these
+    /// are the token's bytes, which may be part of a multi-byte character (decode them
+    /// with `String::from_utf8_lossy`, as Python's `errors='replace'` does); ids with no
+    /// token (cl100k's gaps 100256 and 100261..=100275) are an error. For `tokenizer.json`
+    /// tokenizers they are the UTF-8 bytes of the single-id decode (WordPiece: the
+    /// vocabulary string, `##` prefix kept).
+    pub fn token_bytes(&self, id: u32) -> Result<Vec<u8>> {
+        match &self.backend {
+            Backend::Tiktoken(bpe, n) => {
+                if id >= *n {
+                    bail!("token id {id} is out of range for a vocabulary of {n}");
+                }
+                bpe.decode_bytes(&[id])
+                    .map_err(|_| anyhow!("id {id} is not a token of {}", self.name))
+            }
+            Backend::Hf(_) => Ok(self.decode_one(id)?.into_bytes()),
+        }
     }
 
     /// The id of a token's exact vocabulary string (e.g. `"Ġnight"` in HF byte-level
@@ -166,7 +238,10 @@ mod tests {
     fn bundled_gpt2_matches_known_ids() {
         let t = Tokenizer::gpt2();
         assert_eq!(t.vocab_size(), 50257);
-        assert_eq!(t.encode(SENTENCE).unwrap(), vec![464, 835, 345, 466, 1997, 318, 262, 835, 345, 466, 2279, 13]);
+        assert_eq!(
+            t.encode(SENTENCE).unwrap(),
+            vec![464, 835, 345, 466, 1997, 318, 262, 835, 345, 466, 2279, 13]
+        );
         assert_eq!(t.encode(" Mike").unwrap(), vec![4995]);
         assert_eq!(t.encode("Mike").unwrap(), vec![16073]);
         let e = t.encode_full(SENTENCE).unwrap();
@@ -183,7 +258,12 @@ mod tests {
         let hf = Tokenizer::from_file(&path).unwrap();
         let tk = Tokenizer::gpt2();
         assert_eq!(hf.vocab_size(), 50257);
-        for text in [SENTENCE, "It was a dark and stormy", "A plethora of platypuses.", "naïve café – 東京 🙂  two  spaces\n"] {
+        for text in [
+            SENTENCE,
+            "It was a dark and stormy",
+            "A plethora of platypuses.",
+            "naïve café – 東京 🙂  two  spaces\n",
+        ] {
             let a = hf.encode_full(text).unwrap();
             let b = tk.encode_full(text).unwrap();
             assert_eq!(a.ids, b.ids, "{text:?}");

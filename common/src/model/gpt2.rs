@@ -9,15 +9,22 @@ use tch::{Kind, Tensor};
 
 pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<ModelConfig> {
     let get = |k: &str| raw.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-    let (Some(d_model), Some(n_layers), Some(n_heads), Some(n_ctx), Some(vocab_size)) =
-        (get("n_embd"), get("n_layer"), get("n_head"), get("n_positions"), get("vocab_size"))
-    else {
+    let (Some(d_model), Some(n_layers), Some(n_heads), Some(n_ctx), Some(vocab_size)) = (
+        get("n_embd"),
+        get("n_layer"),
+        get("n_head"),
+        get("n_positions"),
+        get("vocab_size"),
+    ) else {
         bail!("GPT-2 config.json needs n_embd, n_layer, n_head, n_positions and vocab_size");
     };
     if n_heads == 0 || d_model % n_heads != 0 {
         bail!("GPT-2 config: n_embd {d_model} is not divisible by n_head {n_heads}");
     }
-    let act = raw.get("activation_function").and_then(|v| v.as_str()).unwrap_or("gelu_new");
+    let act = raw
+        .get("activation_function")
+        .and_then(|v| v.as_str())
+        .unwrap_or("gelu_new");
     if !matches!(act, "gelu_new" | "gelu_pytorch_tanh") {
         bail!("GPT-2 config: activation_function {act:?} is not supported (gelu_new is)");
     }
@@ -32,7 +39,10 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         d_mlp: get("n_inner").unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
-        layer_norm_eps: raw.get("layer_norm_epsilon").and_then(|v| v.as_f64()).unwrap_or(1e-5),
+        layer_norm_eps: raw
+            .get("layer_norm_epsilon")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(1e-5),
         pad_token_id: eos.unwrap_or(0),
         eos_token_id: eos,
         raw,
@@ -74,11 +84,21 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn new(w: &Weights, prefix: &str, d: i64, eps: f64) -> Result<Self> {
-        Ok(LayerNorm { w: w.get(&format!("{prefix}.weight"), &[d])?, b: w.get(&format!("{prefix}.bias"), &[d])?, eps })
+        Ok(LayerNorm {
+            w: w.get(&format!("{prefix}.weight"), &[d])?,
+            b: w.get(&format!("{prefix}.bias"), &[d])?,
+            eps,
+        })
     }
     fn forward(&self, x: &Tensor) -> Tensor {
         let d = self.w.size()[0];
-        x.layer_norm([d].as_slice(), Some(&self.w), Some(&self.b), self.eps, false)
+        x.layer_norm(
+            [d].as_slice(),
+            Some(&self.w),
+            Some(&self.b),
+            self.eps,
+            false,
+        )
     }
 }
 
@@ -116,7 +136,12 @@ pub(crate) struct Gpt2 {
 
 impl Gpt2 {
     pub fn new(cfg: &ModelConfig, w: &Weights) -> Result<Self> {
-        let (d, m, v, c) = (cfg.d_model as i64, cfg.d_mlp as i64, cfg.vocab_size as i64, cfg.n_ctx as i64);
+        let (d, m, v, c) = (
+            cfg.d_model as i64,
+            cfg.d_mlp as i64,
+            cfg.vocab_size as i64,
+            cfg.n_ctx as i64,
+        );
         let eps = cfg.layer_norm_eps;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
@@ -149,7 +174,11 @@ impl Gpt2 {
             lm_head,
             n_heads: cfg.n_heads as i64,
             d_head: cfg.d_head as i64,
-            inverse_layer_scale: cfg.raw.get("scale_attn_by_inverse_layer_idx").and_then(|v| v.as_bool()).unwrap_or(false),
+            inverse_layer_scale: cfg
+                .raw
+                .get("scale_attn_by_inverse_layer_idx")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
         })
     }
 
@@ -160,8 +189,18 @@ impl Gpt2 {
         }
         for b in &self.blocks {
             for t in [
-                &b.ln1.w, &b.ln1.b, &b.c_attn_w, &b.c_attn_b, &b.c_proj_w, &b.c_proj_b, &b.ln2.w, &b.ln2.b, &b.fc_w,
-                &b.fc_b, &b.proj_w, &b.proj_b,
+                &b.ln1.w,
+                &b.ln1.b,
+                &b.c_attn_w,
+                &b.c_attn_b,
+                &b.c_proj_w,
+                &b.c_proj_b,
+                &b.ln2.w,
+                &b.ln2.b,
+                &b.fc_w,
+                &b.fc_b,
+                &b.proj_w,
+                &b.proj_b,
             ] {
                 n += t.numel();
             }
@@ -182,13 +221,21 @@ impl Gpt2 {
     /// `[batch, pos, d_model]` after the last block run.
     pub fn blocks_forward(&self, pass: &mut Pass) -> Result<Tensor> {
         let hooks = &mut *pass.hooks;
-        let embed = hooks.point(|| "hook_embed".into(), Tensor::embedding(&self.wte, pass.ids, -1, false, false))?;
-        let pos = hooks.point(|| "hook_pos_embed".into(), Tensor::embedding(&self.wpe, pass.position_ids, -1, false, false))?;
+        let embed = hooks.point(
+            || "hook_embed".into(),
+            Tensor::embedding(&self.wte, pass.ids, -1, false, false),
+        )?;
+        let pos = hooks.point(
+            || "hook_pos_embed".into(),
+            Tensor::embedding(&self.wpe, pass.position_ids, -1, false, false),
+        )?;
         let mut x = embed + pos;
         let p = pass.ids.size()[1];
         // [1, 1, query, key]: a query may attend to itself and earlier keys, and only to
         // real (unpadded) keys.
-        let causal = Tensor::ones([p, p], (Kind::Bool, x.device())).tril(0).view([1, 1, p, p]);
+        let causal = Tensor::ones([p, p], (Kind::Bool, x.device()))
+            .tril(0)
+            .view([1, 1, p, p]);
         let allowed = causal.logical_and(pass.key_mask);
         for (l, blk) in self.blocks.iter().enumerate().take(pass.n_blocks) {
             x = self.block_forward(l, blk, x, &allowed, hooks)?;
@@ -196,7 +243,14 @@ impl Gpt2 {
         Ok(x)
     }
 
-    fn block_forward(&self, l: usize, blk: &Block, x: Tensor, allowed: &Tensor, hooks: &mut crate::hooks::HookRun) -> Result<Tensor> {
+    fn block_forward(
+        &self,
+        l: usize,
+        blk: &Block,
+        x: Tensor,
+        allowed: &Tensor,
+        hooks: &mut crate::hooks::HookRun,
+    ) -> Result<Tensor> {
         let name = |s: &str| format!("blocks.{l}.{s}");
         let (b, p, d) = x.size3()?;
         let (h, dh) = (self.n_heads, self.d_head);
@@ -223,7 +277,9 @@ impl Gpt2 {
         let finite = scores.clamp_min(lowest(scores.kind()));
         let pattern = finite.softmax(-1, Kind::Float).to_kind(scores.kind());
         let pattern = hooks.point(|| name("attn.hook_pattern"), pattern)?;
-        let z = pattern.matmul(&v.permute([0, 2, 1, 3])).permute([0, 2, 1, 3]); // [b, p, h, dh]
+        let z = pattern
+            .matmul(&v.permute([0, 2, 1, 3]))
+            .permute([0, 2, 1, 3]); // [b, p, h, dh]
         let z = hooks.point(|| name("attn.hook_z"), z)?;
         let attn_out = z.reshape([b, p, d]).matmul(&blk.c_proj_w) + &blk.c_proj_b;
         let attn_out = hooks.point(|| name("hook_attn_out"), attn_out)?;
@@ -232,7 +288,10 @@ impl Gpt2 {
         let ln2 = hooks.point(|| name("ln2.hook_normalized"), blk.ln2.forward(&resid_mid))?;
         let pre = hooks.point(|| name("mlp.hook_pre"), ln2.matmul(&blk.fc_w) + &blk.fc_b)?;
         let post = hooks.point(|| name("mlp.hook_post"), pre.gelu("tanh"))?;
-        let mlp_out = hooks.point(|| name("hook_mlp_out"), post.matmul(&blk.proj_w) + &blk.proj_b)?;
+        let mlp_out = hooks.point(
+            || name("hook_mlp_out"),
+            post.matmul(&blk.proj_w) + &blk.proj_b,
+        )?;
         hooks.point(|| name("hook_resid_post"), resid_mid + mlp_out)
     }
 

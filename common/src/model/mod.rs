@@ -21,8 +21,25 @@
 //!   `[b, p, m]` (after GELU), `hook_mlp_out` `[b, p, d]`, `hook_resid_post` `[b, p, d]`;
 //! - `ln_final.hook_normalized` `[b, p, d]`: the final layer norm's output, which the
 //!   unembedding turns into logits `[b, p, V]`.
+//!
+//! The other architectures use the same names where the same tensor exists, and say
+//! where they differ (docs/models.md has the table):
+//! - GPT-Neo ([`gpt_neo`]): GPT-2's names; scores are unscaled, local layers windowed.
+//! - GPT-NeoX / Pythia ([`gpt_neox`]): no `hook_pos_embed` (rotary embeddings),
+//!   `attn.hook_rot_q|hook_rot_k` after the rotation, and no `hook_resid_mid` (parallel
+//!   residual: `ln2.hook_normalized` normalises `hook_resid_pre`).
+//! - BERT and RoBERTa ([`bert`]): TransformerLens's `HookedEncoder` names for post-LN
+//!   blocks — `hook_resid_mid` and `hook_resid_post` are the sums *before* each layer
+//!   norm, `hook_normalized_resid_post` is the block output (= transformers'
+//!   `hidden_states[l + 1]`); plus `hook_token_type_embed`, `embed.ln.hook_normalized`
+//!   and, instead of `ln_final.hook_normalized`, `mlm_head.ln.hook_normalized`.
+//!   Attention is bidirectional; logits are the masked-LM logits.
 
+pub mod bert;
 mod gpt2;
+pub mod gpt_neo;
+pub mod gpt_neox;
+mod layers;
 pub mod weights;
 
 use crate::hooks::{ActivationCache, Hook, HookRun, Names};
@@ -34,14 +51,39 @@ use tch::{Device, Kind, Tensor};
 /// The architectures this crate implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
+    /// GPT-2 (`model_type` gpt2).
     Gpt2,
+    /// BERT encoder with its masked-LM head (`bert`).
+    Bert,
+    /// RoBERTa encoder with its masked-LM head (`roberta`).
+    Roberta,
+    /// GPT-Neo (`gpt_neo`): alternating global/local attention.
+    GptNeo,
+    /// GPT-NeoX / Pythia (`gpt_neox`): rotary embeddings, parallel residual.
+    GptNeoX,
+}
+
+impl Arch {
+    /// Encoders (BERT, RoBERTa) attend in both directions and predict masked tokens.
+    pub fn is_encoder(self) -> bool {
+        matches!(self, Arch::Bert | Arch::Roberta)
+    }
+    /// The name of the hook on the last normalised residual before the unembedding:
+    /// `ln_final.hook_normalized`, or `mlm_head.ln.hook_normalized` for encoders.
+    pub fn final_hook(self) -> &'static str {
+        if self.is_encoder() {
+            bert::FINAL_HOOK
+        } else {
+            "ln_final.hook_normalized"
+        }
+    }
 }
 
 /// The dimensions every architecture shares, read from `config.json`.
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
     pub arch: Arch,
-    /// `model_type` from config.json (`gpt2`, ...).
+    /// `model_type` from config.json (`gpt2`, `bert`, `roberta`, `gpt_neo`, `gpt_neox`).
     pub model_type: String,
     pub n_layers: usize,
     pub n_heads: usize,
@@ -63,14 +105,25 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Read and check a `config.json`.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let raw: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let raw: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let model_type = raw
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
         match model_type.as_str() {
             "gpt2" => gpt2::config(raw, model_type),
+            "bert" | "roberta" => bert::config(raw, model_type),
+            "gpt_neo" => gpt_neo::config(raw, model_type),
+            "gpt_neox" => gpt_neox::config(raw, model_type),
             "" => bail!("{} has no model_type", path.display()),
-            other => bail!("model_type {other:?} is not supported yet (supported: gpt2)"),
+            other => bail!(
+                "model_type {other:?} is not supported yet \
+                 (supported: gpt2, bert, roberta, gpt_neo, gpt_neox)"
+            ),
         }
     }
 }
@@ -83,6 +136,7 @@ pub enum PaddingSide {
 }
 
 /// A batch of token sequences padded to one length.
+#[derive(Debug)]
 pub struct Batch {
     /// `[batch, pos]` int64 token ids (padding slots hold the pad id).
     pub ids: Tensor,
@@ -91,6 +145,9 @@ pub struct Batch {
     /// Number of real tokens of each sequence.
     pub lengths: Vec<i64>,
     pub padding: PaddingSide,
+    /// `[batch, pos]` int64 segment ids for BERT-style sentence pairs (0 = first
+    /// segment, 1 = second); None means all zeros. Ignored by decoder-only models.
+    pub token_type_ids: Option<Tensor>,
 }
 
 impl Batch {
@@ -121,7 +178,21 @@ impl Batch {
             mask: Tensor::from_slice(&mask).view(shape),
             lengths: seqs.iter().map(|s| s.len() as i64).collect(),
             padding: side,
+            token_type_ids: None,
         })
+    }
+
+    /// Set the token type (segment) ids, `[batch, pos]` int64 with the batch's shape.
+    pub fn with_token_type_ids(mut self, token_type_ids: Tensor) -> Result<Self> {
+        if token_type_ids.size() != self.ids.size() {
+            bail!(
+                "token type ids have shape {:?}, the batch's ids {:?}",
+                token_type_ids.size(),
+                self.ids.size()
+            );
+        }
+        self.token_type_ids = Some(token_type_ids.to_kind(Kind::Int64));
+        Ok(self)
     }
 
     /// Number of sequences.
@@ -172,7 +243,12 @@ pub struct RunOptions<'a> {
 
 impl Default for RunOptions<'_> {
     fn default() -> Self {
-        RunOptions { cache: Names::none(), hooks: &[], logits: LogitsAt::All, cache_device: None }
+        RunOptions {
+            cache: Names::none(),
+            hooks: &[],
+            logits: LogitsAt::All,
+            cache_device: None,
+        }
     }
 }
 
@@ -216,12 +292,19 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { device: Device::Cpu, dtype: Kind::Float }
+        LoadOptions {
+            device: Device::Cpu,
+            dtype: Kind::Float,
+        }
     }
 }
 
 pub(crate) enum Net {
     Gpt2(gpt2::Gpt2),
+    /// BERT and RoBERTa.
+    Bert(bert::Bert),
+    GptNeo(gpt_neo::GptNeo),
+    GptNeoX(gpt_neox::GptNeoX),
 }
 
 /// Everything the network code needs for one forward pass.
@@ -230,6 +313,8 @@ pub(crate) struct Pass<'h, 'r> {
     pub position_ids: &'r Tensor,
     /// `[batch, 1, 1, pos]` true where a key is a real token.
     pub key_mask: &'r Tensor,
+    /// `[batch, pos]` segment ids (encoders; None = zeros).
+    pub token_type_ids: Option<&'r Tensor>,
     pub hooks: &'r mut HookRun<'h>,
     /// Number of blocks to run.
     pub n_blocks: usize,
@@ -248,9 +333,16 @@ pub struct HookedModel {
 }
 
 impl HookedModel {
-    /// Load `id_or_path` (hub id or local directory) onto `device` in float32.
+    /// Load `id_or_path` (hub id or local directory) onto `device` in float32. The
+    /// architecture comes from `config.json`'s `model_type`.
     pub fn from_pretrained(id_or_path: &str, device: Device) -> Result<Self> {
-        Self::load(id_or_path, LoadOptions { device, dtype: Kind::Float })
+        Self::load(
+            id_or_path,
+            LoadOptions {
+                device,
+                dtype: Kind::Float,
+            },
+        )
     }
 
     /// Load with explicit options.
@@ -261,16 +353,38 @@ impl HookedModel {
 
     /// Load from already-resolved files.
     pub fn load_files(files: &ModelFiles, opts: LoadOptions) -> Result<Self> {
+        if opts.device == Device::Cpu && matches!(opts.dtype, Kind::Half | Kind::BFloat16) {
+            bail!(
+                "{:?} weights are only supported on CUDA here (half-precision matmuls on the \
+                 CPU are slow or missing): load in float32 on the CPU (--dtype f32) or pick a \
+                 GPU (--device cuda)",
+                opts.dtype
+            );
+        }
         let cfg = ModelConfig::from_file(&files.config)?;
         let tokenizer = Tokenizer::for_model(files)?;
         let w = weights::Weights::load(&files.weights, opts.device, opts.dtype)?;
         let net = match cfg.arch {
             Arch::Gpt2 => Net::Gpt2(gpt2::Gpt2::new(&cfg, &w)?),
+            Arch::Bert | Arch::Roberta => Net::Bert(bert::Bert::new(&cfg, &w)?),
+            Arch::GptNeo => Net::GptNeo(gpt_neo::GptNeo::new(&cfg, &w)?),
+            Arch::GptNeoX => Net::GptNeoX(gpt_neox::GptNeoX::new(&cfg, &w)?),
         };
         let hook_names = match cfg.arch {
             Arch::Gpt2 => gpt2::hook_names(cfg.n_layers),
+            Arch::Bert | Arch::Roberta => bert::hook_names(cfg.n_layers),
+            Arch::GptNeo => gpt_neo::hook_names(cfg.n_layers),
+            Arch::GptNeoX => gpt_neox::hook_names(cfg.n_layers),
         };
-        Ok(HookedModel { cfg, tokenizer, id: files.id.clone(), device: opts.device, dtype: opts.dtype, net, hook_names })
+        Ok(HookedModel {
+            cfg,
+            tokenizer,
+            id: files.id.clone(),
+            device: opts.device,
+            dtype: opts.dtype,
+            net,
+            hook_names,
+        })
     }
 
     /// The device the weights live on.
@@ -282,50 +396,112 @@ impl HookedModel {
         self.dtype
     }
 
-    /// Every hook point name, in forward order.
+    /// Every hook point name, in forward order (which names exist depends on the
+    /// architecture: see the module docs).
     pub fn hook_names(&self) -> &[String] {
         &self.hook_names
     }
 
+    /// The hook on the last normalised residual before the unembedding:
+    /// `ln_final.hook_normalized` (decoders) or `mlm_head.ln.hook_normalized` (encoders).
+    pub fn final_hook(&self) -> &'static str {
+        self.cfg.arch.final_hook()
+    }
+
+    /// Whether the model can produce logits: false only for a bare encoder checkpoint
+    /// without its masked-LM head (e.g. sentence-transformers' all-MiniLM-L6-v2).
+    pub fn has_lm_head(&self) -> bool {
+        match &self.net {
+            Net::Bert(m) => m.has_head(),
+            _ => true,
+        }
+    }
+
     /// Number of parameters, tied matrices counted once (GPT-2 small: 124,439,808).
+    /// Includes checkpoint parameters the forward pass does not use (BERT's pooler).
     pub fn n_params(&self) -> i64 {
         match &self.net {
             Net::Gpt2(m) => m.n_params(),
+            Net::Bert(m) => m.n_params(),
+            Net::GptNeo(m) => m.n_params(),
+            Net::GptNeoX(m) => m.n_params(),
         }
     }
 
-    /// Token embedding matrix `W_E`: `[vocab, d_model]`.
+    /// Token embedding matrix `W_E`: `[vocab, d_model]` (BERT/RoBERTa
+    /// `word_embeddings`, GPT-NeoX `embed_in`).
     pub fn embed_matrix(&self) -> Tensor {
         match &self.net {
             Net::Gpt2(m) => m.wte.shallow_clone(),
+            Net::Bert(m) => m.wte.shallow_clone(),
+            Net::GptNeo(m) => m.wte.shallow_clone(),
+            Net::GptNeoX(m) => m.wte.shallow_clone(),
         }
     }
 
-    /// Position embedding matrix `W_pos`: `[n_ctx, d_model]`.
-    pub fn pos_embed_matrix(&self) -> Tensor {
+    /// Position embedding matrix `W_pos`: `[n_ctx, d_model]`, row `i` = position `i`
+    /// (RoBERTa: the stored matrix without its first `padding_idx + 1` rows, which no
+    /// real token uses). GPT-NeoX has no position embeddings (rotary embeddings rotate
+    /// queries and keys instead): an error says so.
+    pub fn pos_embed_matrix(&self) -> Result<Tensor> {
         match &self.net {
-            Net::Gpt2(m) => m.wpe.shallow_clone(),
+            Net::Gpt2(m) => Ok(m.wpe.shallow_clone()),
+            Net::Bert(m) => Ok(m.pos_embed_matrix()),
+            Net::GptNeo(m) => Ok(m.wpe.shallow_clone()),
+            Net::GptNeoX(_) => bail!(
+                "{} (GPT-NeoX) has no position embedding matrix: positions enter through \
+                 rotary embeddings of the queries and keys (see attn.hook_rot_q / hook_rot_k)",
+                self.id
+            ),
         }
     }
 
-    /// Unembedding `W_U`: `[d_model, vocab]` (GPT-2: the transposed token embedding).
+    /// Token type (segment) embeddings `[type_vocab_size, d_model]` (BERT: 2 rows,
+    /// RoBERTa: 1); an error for decoder-only models, which have none.
+    pub fn token_type_embed_matrix(&self) -> Result<Tensor> {
+        match &self.net {
+            Net::Bert(m) => Ok(m.tte.shallow_clone()),
+            _ => bail!(
+                "{} is not a BERT-style encoder: it has no token type embeddings",
+                self.id
+            ),
+        }
+    }
+
+    /// Unembedding `W_U`: `[d_model, vocab]`: GPT-2 / GPT-Neo the transposed token
+    /// embedding (tied), GPT-NeoX `embed_out` transposed, BERT/RoBERTa the masked-LM
+    /// decoder transposed (tied to the token embedding; it acts on the head transform's
+    /// output `mlm_head.ln.hook_normalized`, not on the residual stream directly, and is
+    /// followed by a bias).
     pub fn unembed_matrix(&self) -> Tensor {
         match &self.net {
             Net::Gpt2(m) => m.unembed_weight().tr(),
+            Net::Bert(m) => m.decoder_weight().tr(),
+            Net::GptNeo(m) => m.unembed_weight().tr(),
+            Net::GptNeoX(m) => m.unembed_weight().tr(),
         }
     }
 
-    /// Tokenize one text (no special tokens added) into a batch of one.
+    /// Tokenize one text into a batch of one. Decoders (GPT-2, GPT-Neo, GPT-NeoX): no
+    /// special tokens added. Encoders (BERT, RoBERTa): the special tokens the model was
+    /// trained with are added (`[CLS] … [SEP]`, `<s> … </s>`), as `tokenizer(text)` does
+    /// in transformers.
     pub fn to_tokens(&self, text: &str) -> Result<Batch> {
         self.to_tokens_batch(&[text], PaddingSide::Right)
     }
 
-    /// Tokenize several texts into one padded batch.
+    /// Tokenize several texts into one padded batch (special tokens as in
+    /// [`Self::to_tokens`]).
     pub fn to_tokens_batch<S: AsRef<str>>(&self, texts: &[S], side: PaddingSide) -> Result<Batch> {
+        let encoder = self.cfg.arch.is_encoder();
         let seqs = texts
             .iter()
             .map(|t| {
-                let ids = self.tokenizer.encode(t.as_ref())?;
+                let ids = if encoder {
+                    self.tokenizer.encode_with_special_tokens(t.as_ref())?
+                } else {
+                    self.tokenizer.encode(t.as_ref())?
+                };
                 if ids.is_empty() {
                     bail!("the text {:?} has no tokens", t.as_ref());
                 }
@@ -346,7 +522,10 @@ impl HookedModel {
                 );
             }
             if let Some(&bad) = s.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
-                bail!("sequence {i} holds token id {bad}, outside the vocabulary of {}", self.cfg.vocab_size);
+                bail!(
+                    "sequence {i} holds token id {bad}, outside the vocabulary of {}",
+                    self.cfg.vocab_size
+                );
             }
         }
         Batch::from_ids(seqs, self.cfg.pad_token_id, side)
@@ -370,14 +549,35 @@ impl HookedModel {
         out.logits.ok_or_else(|| anyhow!("no logits"))
     }
 
-    /// One forward pass with caching, interventions and the logits asked for.
+    /// One forward pass with caching, interventions and the logits asked for (MLM
+    /// logits for encoders).
     pub fn run(&self, batch: &Batch, opts: &RunOptions) -> Result<RunOutput> {
         let _guard = tch::no_grad_guard();
         if batch.seq_len() as usize > self.cfg.n_ctx {
-            bail!("the batch is {} tokens long, longer than the model's context of {}", batch.seq_len(), self.cfg.n_ctx);
+            bail!(
+                "the batch is {} tokens long, longer than the model's context of {}",
+                batch.seq_len(),
+                self.cfg.n_ctx
+            );
         }
-        let mut hr = HookRun::new(&self.hook_names, self.cfg.n_layers, &opts.cache, opts.hooks, opts.cache_device)?;
-        let needs_final = opts.logits != LogitsAt::None || hr.touches("ln_final.hook_normalized");
+        let mut hr = HookRun::new(
+            &self.hook_names,
+            self.cfg.n_layers,
+            &opts.cache,
+            opts.hooks,
+            opts.cache_device,
+        )?;
+        let final_hook = self.final_hook();
+        let needs_final = opts.logits != LogitsAt::None || hr.touches(final_hook);
+        if needs_final && !self.has_lm_head() {
+            bail!(
+                "{}: this checkpoint has no masked-LM head (a bare encoder, e.g. a \
+                 sentence-transformers model), so it has no logits and no {final_hook}: run \
+                 with .logits(LogitsAt::None) and read hidden states \
+                 (blocks.*.hook_normalized_resid_post) from the cache",
+                self.id
+            );
+        }
         let n_blocks = if needs_final {
             self.cfg.n_layers
         } else {
@@ -385,51 +585,110 @@ impl HookedModel {
         };
         let ids = batch.ids.to_device(self.device);
         let position_ids = batch.position_ids().to_device(self.device);
-        let key_mask = batch.mask.to_device(self.device).gt(0).unsqueeze(1).unsqueeze(1);
-        let mut pass = Pass { ids: &ids, position_ids: &position_ids, key_mask: &key_mask, hooks: &mut hr, n_blocks };
+        let key_mask = batch
+            .mask
+            .to_device(self.device)
+            .gt(0)
+            .unsqueeze(1)
+            .unsqueeze(1);
+        let token_type_ids = batch
+            .token_type_ids
+            .as_ref()
+            .map(|t| t.to_device(self.device));
+        let mut pass = Pass {
+            ids: &ids,
+            position_ids: &position_ids,
+            key_mask: &key_mask,
+            token_type_ids: token_type_ids.as_ref(),
+            hooks: &mut hr,
+            n_blocks,
+        };
         let resid = match &self.net {
             Net::Gpt2(m) => m.blocks_forward(&mut pass)?,
+            Net::Bert(m) => m.blocks_forward(&mut pass)?,
+            Net::GptNeo(m) => m.blocks_forward(&mut pass)?,
+            Net::GptNeoX(m) => m.blocks_forward(&mut pass)?,
         };
         let logits = if needs_final {
-            // The final layer norm acts on each position alone, so positions nobody
-            // reads are dropped before it unless its output is hooked or cached.
-            let full_norm = hr.touches("ln_final.hook_normalized");
-            let select = |x: &Tensor| -> Result<Tensor> { select_positions(x, batch, &opts.logits) };
+            // The final layer norm (encoders: the MLM head transform) acts on each
+            // position alone, so positions nobody reads are dropped before it unless its
+            // output is hooked or cached.
+            let full_norm = hr.touches(final_hook);
+            let select =
+                |x: &Tensor| -> Result<Tensor> { select_positions(x, batch, &opts.logits) };
             let normed = if full_norm {
-                let n = self.final_norm(&resid);
-                let n = hr.point(|| "ln_final.hook_normalized".into(), n)?;
+                let n = self.try_final_norm(&resid)?;
+                let n = hr.point(|| final_hook.into(), n)?;
                 select(&n)?
             } else {
-                self.final_norm(&select(&resid)?)
+                self.try_final_norm(&select(&resid)?)?
             };
             match opts.logits {
                 LogitsAt::None => None,
-                _ => Some(self.unembed(&normed)),
+                _ => Some(self.try_unembed(&normed)?),
             }
         } else {
             None
         };
-        Ok(RunOutput { logits, cache: hr.cache })
+        Ok(RunOutput {
+            logits,
+            cache: hr.cache,
+        })
     }
 
-    fn final_norm(&self, x: &Tensor) -> Tensor {
-        match &self.net {
+    /// The final layer norm (encoders: the masked-LM head's dense, activation and layer
+    /// norm): `[..., d_model]` -> `[..., d_model]`; an error for a headless encoder.
+    fn try_final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match &self.net {
             Net::Gpt2(m) => m.final_norm(x),
-        }
+            Net::Bert(m) => m.head_transform(x)?,
+            Net::GptNeo(m) => m.final_norm(x),
+            Net::GptNeoX(m) => m.final_norm(x),
+        })
     }
 
-    /// Logits from final-layer-normed residuals `[..., d_model]` -> `[..., vocab]`.
-    pub fn unembed(&self, normed: &Tensor) -> Tensor {
-        match &self.net {
+    /// Logits from the final norm's output `[..., d_model]` -> `[..., vocab]`; an error
+    /// for a headless encoder.
+    pub fn try_unembed(&self, normed: &Tensor) -> Result<Tensor> {
+        Ok(match &self.net {
             Net::Gpt2(m) => normed.matmul(&m.unembed_weight().tr()),
+            Net::Bert(m) => m.unembed(normed)?,
+            Net::GptNeo(m) => normed.matmul(&m.unembed_weight().tr()),
+            Net::GptNeoX(m) => normed.matmul(&m.unembed_weight().tr()),
+        })
+    }
+
+    /// Logits from final-layer-normed residuals `[..., d_model]` -> `[..., vocab]`
+    /// (encoders: from `mlm_head.ln.hook_normalized`, adding the decoder bias).
+    ///
+    /// # Panics
+    /// For a bare encoder without its masked-LM head ([`Self::has_lm_head`] false); use
+    /// [`Self::try_unembed`] where that can happen.
+    pub fn unembed(&self, normed: &Tensor) -> Tensor {
+        match self.try_unembed(normed) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
         }
     }
 
     /// The logit lens: final layer norm then unembedding applied to any residual-stream
-    /// tensor `[..., d_model]` -> `[..., vocab]`.
+    /// tensor `[..., d_model]` -> `[..., vocab]` (encoders: the masked-LM head applied to
+    /// a block output `hook_normalized_resid_post`).
+    ///
+    /// # Panics
+    /// For a bare encoder without its masked-LM head; see [`Self::try_logit_lens`].
     pub fn logit_lens(&self, resid: &Tensor) -> Tensor {
+        match self.try_logit_lens(resid) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`Self::logit_lens`], with an error instead of a panic for a headless encoder.
+    pub fn try_logit_lens(&self, resid: &Tensor) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
-        self.unembed(&self.final_norm(&resid.to_device(self.device).to_kind(self.dtype)))
+        let x = resid.to_device(self.device).to_kind(self.dtype);
+        self.try_unembed(&self.try_final_norm(&x)?)
     }
 
     /// Generate up to `opts.max_new_tokens` tokens after `prompt`; returns the new ids.
@@ -441,6 +700,14 @@ impl HookedModel {
         use rand::SeedableRng;
         if prompt.is_empty() {
             bail!("generation needs a non-empty prompt");
+        }
+        if self.cfg.arch.is_encoder() {
+            bail!(
+                "{} is a masked-LM encoder ({:?}): it fills in masked tokens, it does not \
+                 generate text left to right",
+                self.id,
+                self.cfg.arch
+            );
         }
         if prompt.len() + opts.max_new_tokens > self.cfg.n_ctx {
             bail!(
@@ -455,11 +722,18 @@ impl HookedModel {
         for _ in 0..opts.max_new_tokens {
             let batch = self.batch_from_ids(std::slice::from_ref(&seq), PaddingSide::Right)?;
             let out = self.run(&batch, &RunOptions::default().logits(LogitsAt::Last))?;
-            let logits = crate::device::to_vec_f32(&out.logits.ok_or_else(|| anyhow!("no logits"))?)?;
+            let logits =
+                crate::device::to_vec_f32(&out.logits.ok_or_else(|| anyhow!("no logits"))?)?;
             let next = if opts.temperature <= 0.0 {
                 crate::stats::argmax(&logits)
             } else {
-                crate::stats::sample_token(&logits, opts.temperature, opts.top_k, opts.top_p, &mut rng)?
+                crate::stats::sample_token(
+                    &logits,
+                    opts.temperature,
+                    opts.top_k,
+                    opts.top_p,
+                    &mut rng,
+                )?
             } as u32;
             seq.push(next);
             if opts.stop_at_eos && Some(next as i64) == self.cfg.eos_token_id {
@@ -484,7 +758,14 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_new_tokens: 20, temperature: 0.0, top_k: None, top_p: None, seed: 0, stop_at_eos: true }
+        GenerateOptions {
+            max_new_tokens: 20,
+            temperature: 0.0,
+            top_k: None,
+            top_p: None,
+            seed: 0,
+            stop_at_eos: true,
+        }
     }
 }
 
@@ -513,7 +794,10 @@ fn select_positions(x: &Tensor, batch: &Batch, at: &LogitsAt) -> Result<Tensor> 
 
 /// One block's attention weights split by head, TransformerLens-style, so that
 /// `q[h] = x @ w_q[h] + b_q[h]` and the block's attention output is
-/// `sum_h z[h] @ w_o[h] + b_o`.
+/// `sum_h z[h] @ w_o[h] + b_o`. `x` is `ln1.hook_normalized` for GPT-2, GPT-Neo and
+/// GPT-NeoX and `hook_resid_pre` for BERT/RoBERTa (post-LN: no norm before attention).
+/// GPT-Neo has no query/key/value biases (zeros here); for GPT-NeoX `q` and `k` are
+/// before the rotary embedding (`attn.hook_q`, not `attn.hook_rot_q`).
 pub struct AttnWeights {
     /// `[n_heads, d_model, d_head]`.
     pub w_q: Tensor,
@@ -529,7 +813,10 @@ pub struct AttnWeights {
     pub b_o: Tensor,
 }
 
-/// One block's MLP weights: `post = gelu(x @ w_in + b_in)`, `out = post @ w_out + b_out`.
+/// One block's MLP weights: `post = gelu(x @ w_in + b_in)`, `out = post @ w_out + b_out`,
+/// with `x` = `ln2.hook_normalized` (GPT-2, GPT-Neo; GPT-NeoX: the MLP norm of
+/// `hook_resid_pre`) or `ln1.hook_normalized` (BERT/RoBERTa). The GELU is the tanh
+/// approximation for GPT-2 and GPT-Neo and exact for BERT, RoBERTa and GPT-NeoX.
 pub struct MlpWeights {
     /// `[d_model, d_mlp]`.
     pub w_in: Tensor,
@@ -544,7 +831,11 @@ pub struct MlpWeights {
 impl HookedModel {
     fn check_layer(&self, l: usize) -> Result<()> {
         if l >= self.cfg.n_layers {
-            bail!("layer {l} is out of range: this model has {} blocks (0..={})", self.cfg.n_layers, self.cfg.n_layers - 1);
+            bail!(
+                "layer {l} is out of range: this model has {} blocks (0..={})",
+                self.cfg.n_layers,
+                self.cfg.n_layers - 1
+            );
         }
         Ok(())
     }
@@ -554,6 +845,9 @@ impl HookedModel {
         self.check_layer(l)?;
         Ok(match &self.net {
             Net::Gpt2(m) => m.attn_weights(l),
+            Net::Bert(m) => m.attn_weights(l),
+            Net::GptNeo(m) => m.attn_weights(l),
+            Net::GptNeoX(m) => m.attn_weights(l),
         })
     }
 
@@ -562,6 +856,9 @@ impl HookedModel {
         self.check_layer(l)?;
         Ok(match &self.net {
             Net::Gpt2(m) => m.mlp_weights(l),
+            Net::Bert(m) => m.mlp_weights(l),
+            Net::GptNeo(m) => m.mlp_weights(l),
+            Net::GptNeoX(m) => m.mlp_weights(l),
         })
     }
 }

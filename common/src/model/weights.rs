@@ -40,25 +40,85 @@ fn check_format(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A PyTorch checkpoint (`pytorch_model.bin`, `*.pt`, `*.pth`) rather than safetensors.
+fn is_pytorch_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("bin" | "pt" | "pth")
+    )
+}
+
+/// The one-line Python command that converts a PyTorch checkpoint into a
+/// `model.safetensors` next to it.
+pub fn conversion_command(path: &Path) -> String {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    format!(
+        "python -c \"import torch, safetensors.torch as st; \
+         sd = torch.load('{}', map_location='cpu', weights_only=True); \
+         st.save_file({{k: v.contiguous().clone() for k, v in sd.items()}}, '{}/model.safetensors')\"",
+        path.display(),
+        dir.display()
+    )
+}
+
+/// Every tensor of a PyTorch checkpoint saved by `torch.save` in the zip format
+/// (PyTorch >= 1.6, what every `pytorch_model.bin` on the hub since 2020 is), read by
+/// libtorch itself through tch's `Tensor::loadz_multi`. The older pickle format cannot
+/// be read without Python: the error then gives the command that converts it.
+fn load_pytorch_file(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    Tensor::loadz_multi(path).map_err(|e| {
+        let first = e.to_string();
+        let first = first.lines().next().unwrap_or("").to_string();
+        anyhow!(
+            "{}: libtorch could not read this PyTorch checkpoint ({first}). Only the zip format \
+             that torch.save writes since PyTorch 1.6 can be read without Python; convert the \
+             file to safetensors once and load the folder again: {}",
+            path.display(),
+            conversion_command(path)
+        )
+    })
+}
+
 fn view_to_tensor(path: &Path, name: &str, st: &SafeTensors) -> Result<Tensor> {
-    let v = st.tensor(name).map_err(|e| anyhow!("{}: tensor {name}: {e:?}", path.display()))?;
+    let v = st
+        .tensor(name)
+        .map_err(|e| anyhow!("{}: tensor {name}: {e:?}", path.display()))?;
     let shape: Vec<i64> = v.shape().iter().map(|&s| s as i64).collect();
     Tensor::f_from_data_size(v.data(), &shape, kind_of(v.dtype())?)
         .with_context(|| format!("{}: tensor {name} could not be read", path.display()))
 }
 
-/// Every tensor of the given safetensors files, converted to `dtype` (floating tensors
+/// Every tensor of the given safetensors files (or PyTorch zip checkpoints), converted to `dtype` (floating tensors
 /// only) and moved to `device`.
 pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMap<String, Tensor>> {
     let mut out = HashMap::new();
     for path in files {
+        if is_pytorch_file(path) {
+            for (name, t) in load_pytorch_file(path)? {
+                let t = if t.is_floating_point() {
+                    t.to_kind(dtype)
+                } else {
+                    t
+                };
+                out.insert(name, t.to_device(device));
+            }
+            continue;
+        }
         check_format(path)?;
         let map = mmap(path)?;
-        let st = SafeTensors::deserialize(&map)
-            .map_err(|e| anyhow!("{} is not a valid safetensors file ({e:?}); delete it to re-download", path.display()))?;
+        let st = SafeTensors::deserialize(&map).map_err(|e| {
+            anyhow!(
+                "{} is not a valid safetensors file ({e:?}); delete it to re-download",
+                path.display()
+            )
+        })?;
         for name in st.names() {
             let t = view_to_tensor(path, name, &st)?;
-            let t = if t.is_floating_point() { t.to_kind(dtype) } else { t };
+            let t = if t.is_floating_point() {
+                t.to_kind(dtype)
+            } else {
+                t
+            };
             out.insert(name.clone(), t.to_device(device));
         }
     }
@@ -71,6 +131,17 @@ pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMa
 pub fn read_tensor(files: &[PathBuf], name: &str) -> Result<Tensor> {
     let mut seen = 0usize;
     for path in files {
+        if is_pytorch_file(path) {
+            // A pickle has no index to read one tensor from: read the file, keep one.
+            let all = load_pytorch_file(path)?;
+            seen += all.len();
+            for cand in candidates(name) {
+                if let Some((_, t)) = all.iter().find(|(n, _)| *n == cand) {
+                    return Ok(t.shallow_clone());
+                }
+            }
+            continue;
+        }
         check_format(path)?;
         let map = mmap(path)?;
         let st = SafeTensors::deserialize(&map)
@@ -83,7 +154,14 @@ pub fn read_tensor(files: &[PathBuf], name: &str) -> Result<Tensor> {
             }
         }
     }
-    bail!("tensor {name:?} not found among the {seen} tensors of {}", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
+    bail!(
+        "tensor {name:?} not found among the {seen} tensors of {}",
+        files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 const PREFIXES: [&str; 5] = ["transformer.", "model.", "bert.", "roberta.", "gpt_neox."];
@@ -107,20 +185,36 @@ pub struct Weights {
 
 impl Weights {
     pub fn load(files: &[PathBuf], device: Device, dtype: Kind) -> Result<Self> {
-        let source = files.first().map(|p| p.display().to_string()).unwrap_or_default();
-        Ok(Weights { map: load_all(files, device, dtype)?, source })
+        let source = files
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Ok(Weights {
+            map: load_all(files, device, dtype)?,
+            source,
+        })
     }
 
     /// Build from tensors already in memory (tests, converted checkpoints).
     pub fn from_map(map: HashMap<String, Tensor>) -> Self {
-        Weights { map, source: "memory".into() }
+        Weights {
+            map,
+            source: "memory".into(),
+        }
     }
 
     /// The tensor `name` (with or without the usual prefixes), checked to have `shape`.
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        let t = self.find(name).ok_or_else(|| anyhow!("weight {name:?} is missing from {}", self.source))?;
+        let t = self
+            .find(name)
+            .ok_or_else(|| anyhow!("weight {name:?} is missing from {}", self.source))?;
         if t.size() != shape {
-            bail!("weight {name:?} in {} has shape {:?}, the config implies {:?}", self.source, t.size(), shape);
+            bail!(
+                "weight {name:?} in {} has shape {:?}, the config implies {:?}",
+                self.source,
+                t.size(),
+                shape
+            );
         }
         Ok(t.shallow_clone())
     }
@@ -149,7 +243,11 @@ mod tests {
         let w = Weights::load(&[p], Device::Cpu, Kind::Double).unwrap();
         assert_eq!(w.get("wte.weight", &[2, 3]).unwrap().kind(), Kind::Double);
         assert_eq!(w.get("ids", &[2]).unwrap().kind(), Kind::Int64);
-        assert!(w.get("wte.weight", &[3, 2]).unwrap_err().to_string().contains("shape"));
+        assert!(w
+            .get("wte.weight", &[3, 2])
+            .unwrap_err()
+            .to_string()
+            .contains("shape"));
     }
 
     #[test]
@@ -157,7 +255,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("m.safetensors");
         std::fs::write(&p, b"not a safetensors file").unwrap();
-        let err = Weights::load(&[p], Device::Cpu, Kind::Float).err().unwrap().to_string();
+        let err = Weights::load(&[p], Device::Cpu, Kind::Float)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not a valid safetensors"), "{err}");
     }
 }

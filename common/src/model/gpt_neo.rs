@@ -1,0 +1,318 @@
+//! GPT-Neo (125M, 1.3B, 2.7B; the size comes from config.json), as `transformers`'
+//! `GPTNeoForCausalLM` computes it: GPT-2-like pre-layer-norm blocks with learned
+//! position embeddings and a tied unembedding, but
+//! - separate `q_proj`/`k_proj`/`v_proj` `nn.Linear` layers without biases (stored
+//!   `[out, in]`), and `out_proj` with a bias;
+//! - attention scores are *not* scaled by 1/sqrt(d_head), and are computed in float32
+//!   whatever the weights' dtype;
+//! - layers alternate between global attention and local attention, where a query sees
+//!   only the `window_size` most recent positions (itself included); the layer types come
+//!   from `attention_layers` (or `attention_types`) in config.json.
+//!
+//! Hook names and shapes are GPT-2's (see [`super`]); `attn.hook_attn_scores` holds the
+//! unscaled scores `q·k` that the softmax sees, with keys outside the causal (and, in
+//! local layers, the window) mask at -inf.
+
+use super::layers::{
+    attention, causal_mask, split_heads_in_out, Act, LayerNorm, Linear, ScoreRule,
+};
+use super::weights::Weights;
+use super::{Arch, ModelConfig, Pass};
+use crate::hooks::HookRun;
+use anyhow::{bail, Result};
+use tch::Tensor;
+
+pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<ModelConfig> {
+    let get = |k: &str| raw.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
+    let (Some(d_model), Some(n_layers), Some(n_heads), Some(n_ctx), Some(vocab_size)) = (
+        get("hidden_size"),
+        get("num_layers"),
+        get("num_heads"),
+        get("max_position_embeddings"),
+        get("vocab_size"),
+    ) else {
+        bail!("GPT-Neo config.json needs hidden_size, num_layers, num_heads, max_position_embeddings and vocab_size");
+    };
+    if n_heads == 0 || d_model % n_heads != 0 {
+        bail!("GPT-Neo config: hidden_size {d_model} is not divisible by num_heads {n_heads}");
+    }
+    Act::parse(
+        raw.get("activation_function")
+            .and_then(|v| v.as_str())
+            .unwrap_or("gelu_new"),
+        "GPT-Neo config",
+    )?;
+    let layers = attention_layers(&raw)?;
+    if layers.len() != n_layers {
+        bail!(
+            "GPT-Neo config: attention_layers lists {} layers, num_layers is {n_layers}",
+            layers.len()
+        );
+    }
+    let eos = raw.get("eos_token_id").and_then(|v| v.as_i64());
+    Ok(ModelConfig {
+        arch: Arch::GptNeo,
+        model_type,
+        n_layers,
+        n_heads,
+        d_model,
+        d_head: d_model / n_heads,
+        d_mlp: get("intermediate_size").unwrap_or(4 * d_model),
+        n_ctx,
+        vocab_size,
+        layer_norm_eps: raw
+            .get("layer_norm_epsilon")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(1e-5),
+        pad_token_id: raw
+            .get("pad_token_id")
+            .and_then(|v| v.as_i64())
+            .or(eos)
+            .unwrap_or(0),
+        eos_token_id: eos,
+        raw,
+    })
+}
+
+/// Whether each layer is local (`true`) or global, from `attention_layers`, else by
+/// expanding `attention_types` (`[[["global", "local"], 6]]` -> 12 alternating layers).
+pub(crate) fn attention_layers(raw: &serde_json::Value) -> Result<Vec<bool>> {
+    let kind = |v: &serde_json::Value| -> Result<bool> {
+        match v.as_str() {
+            Some("local") => Ok(true),
+            Some("global") => Ok(false),
+            other => bail!("GPT-Neo config: attention layer type {other:?} is neither \"global\" nor \"local\""),
+        }
+    };
+    if let Some(list) = raw.get("attention_layers").and_then(|v| v.as_array()) {
+        return list.iter().map(kind).collect();
+    }
+    let Some(types) = raw.get("attention_types").and_then(|v| v.as_array()) else {
+        bail!("GPT-Neo config.json needs attention_layers or attention_types");
+    };
+    let mut out = Vec::new();
+    for item in types {
+        let (Some(pattern), Some(n)) = (
+            item.get(0).and_then(|v| v.as_array()),
+            item.get(1).and_then(|v| v.as_u64()),
+        ) else {
+            bail!("GPT-Neo config: attention_types entries look like [[\"global\", \"local\"], 6]; found {item}");
+        };
+        for _ in 0..n {
+            for t in pattern {
+                out.push(kind(t)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Hook names in forward order: the same as GPT-2's.
+pub(super) fn hook_names(n_layers: usize) -> Vec<String> {
+    super::gpt2::hook_names(n_layers)
+}
+
+struct Block {
+    ln1: LayerNorm,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    ln2: LayerNorm,
+    /// `c_fc`: `[d_mlp, d_model]`.
+    fc: Linear,
+    /// `c_proj`: `[d_model, d_mlp]`.
+    proj: Linear,
+    local: bool,
+}
+
+/// A GPT-Neo language model.
+pub(crate) struct GptNeo {
+    /// `[vocab, d_model]`.
+    pub wte: Tensor,
+    /// `[n_ctx, d_model]`.
+    pub wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    /// `[vocab, d_model]` when the checkpoint has an untied `lm_head`.
+    lm_head: Option<Tensor>,
+    n_heads: i64,
+    d_head: i64,
+    window: i64,
+    act: Act,
+}
+
+impl GptNeo {
+    pub fn new(cfg: &ModelConfig, w: &Weights) -> Result<Self> {
+        let (d, m, v, c) = (
+            cfg.d_model as i64,
+            cfg.d_mlp as i64,
+            cfg.vocab_size as i64,
+            cfg.n_ctx as i64,
+        );
+        let eps = cfg.layer_norm_eps;
+        let local = attention_layers(&cfg.raw)?;
+        let mut blocks = Vec::with_capacity(cfg.n_layers);
+        for (l, &is_local) in local.iter().enumerate() {
+            let p = |s: &str| format!("h.{l}.{s}");
+            blocks.push(Block {
+                ln1: LayerNorm::new(w, &p("ln_1"), d, eps)?,
+                q: Linear::new(w, &p("attn.attention.q_proj"), d, d, false)?,
+                k: Linear::new(w, &p("attn.attention.k_proj"), d, d, false)?,
+                v: Linear::new(w, &p("attn.attention.v_proj"), d, d, false)?,
+                o: Linear::new(w, &p("attn.attention.out_proj"), d, d, true)?,
+                ln2: LayerNorm::new(w, &p("ln_2"), d, eps)?,
+                fc: Linear::new(w, &p("mlp.c_fc"), d, m, true)?,
+                proj: Linear::new(w, &p("mlp.c_proj"), m, d, true)?,
+                local: is_local,
+            });
+        }
+        let wte = w.get("wte.weight", &[v, d])?;
+        let lm_head = match w.find("lm_head.weight") {
+            Some(h) if h.size() == [v, d] && !h.equal(&wte) => Some(h.shallow_clone()),
+            _ => None,
+        };
+        Ok(GptNeo {
+            wpe: w.get("wpe.weight", &[c, d])?,
+            wte,
+            blocks,
+            ln_f: LayerNorm::new(w, "ln_f", d, eps)?,
+            lm_head,
+            n_heads: cfg.n_heads as i64,
+            d_head: cfg.d_head as i64,
+            window: cfg
+                .raw
+                .get("window_size")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(256),
+            act: Act::parse(
+                cfg.raw
+                    .get("activation_function")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("gelu_new"),
+                "config",
+            )?,
+        })
+    }
+
+    pub fn n_params(&self) -> i64 {
+        let mut n = (self.wte.numel() + self.wpe.numel()) as i64 + self.ln_f.numel();
+        if let Some(h) = &self.lm_head {
+            n += h.numel() as i64;
+        }
+        for b in &self.blocks {
+            n += b.ln1.numel()
+                + b.q.numel()
+                + b.k.numel()
+                + b.v.numel()
+                + b.o.numel()
+                + b.ln2.numel()
+                + b.fc.numel()
+                + b.proj.numel();
+        }
+        n
+    }
+
+    /// `[vocab, d_model]`: the matrix whose rows the final residual is dotted with.
+    pub fn unembed_weight(&self) -> &Tensor {
+        self.lm_head.as_ref().unwrap_or(&self.wte)
+    }
+
+    pub fn final_norm(&self, x: &Tensor) -> Tensor {
+        self.ln_f.forward(x)
+    }
+
+    /// Embeddings and the first `pass.n_blocks` blocks; returns the residual stream
+    /// `[batch, pos, d_model]` after the last block run.
+    pub fn blocks_forward(&self, pass: &mut Pass) -> Result<Tensor> {
+        let hooks = &mut *pass.hooks;
+        let embed = hooks.point(
+            || "hook_embed".into(),
+            Tensor::embedding(&self.wte, pass.ids, -1, false, false),
+        )?;
+        let pos = hooks.point(
+            || "hook_pos_embed".into(),
+            Tensor::embedding(&self.wpe, pass.position_ids, -1, false, false),
+        )?;
+        let mut x = embed + pos;
+        let p = pass.ids.size()[1];
+        // [batch, 1, query, key]: causal (and windowed for local layers), real keys only.
+        let global = causal_mask(p, None, x.device()).logical_and(pass.key_mask);
+        let local = causal_mask(p, Some(self.window), x.device()).logical_and(pass.key_mask);
+        for (l, blk) in self.blocks.iter().enumerate().take(pass.n_blocks) {
+            let allowed = if blk.local { &local } else { &global };
+            x = self.block_forward(l, blk, x, allowed, hooks)?;
+        }
+        Ok(x)
+    }
+
+    fn block_forward(
+        &self,
+        l: usize,
+        blk: &Block,
+        x: Tensor,
+        allowed: &Tensor,
+        hooks: &mut HookRun,
+    ) -> Result<Tensor> {
+        let name = |s: &str| format!("blocks.{l}.{s}");
+        let (b, p, d) = x.size3()?;
+        let (h, dh) = (self.n_heads, self.d_head);
+        let resid_pre = hooks.point(|| name("hook_resid_pre"), x)?;
+        let ln1 = hooks.point(|| name("ln1.hook_normalized"), blk.ln1.forward(&resid_pre))?;
+        let q = hooks.point(
+            || name("attn.hook_q"),
+            blk.q.forward(&ln1).view([b, p, h, dh]),
+        )?;
+        let k = hooks.point(
+            || name("attn.hook_k"),
+            blk.k.forward(&ln1).view([b, p, h, dh]),
+        )?;
+        let v = hooks.point(
+            || name("attn.hook_v"),
+            blk.v.forward(&ln1).view([b, p, h, dh]),
+        )?;
+        let rule = ScoreRule {
+            divisor: 1.0,
+            upcast: true,
+        };
+        let z = attention(&q, &k, &v, allowed, &rule, hooks, &name)?;
+        let attn_out = hooks.point(
+            || name("hook_attn_out"),
+            blk.o.forward(&z.reshape([b, p, d])),
+        )?;
+        let resid_mid = hooks.point(|| name("hook_resid_mid"), attn_out + resid_pre)?;
+        let ln2 = hooks.point(|| name("ln2.hook_normalized"), blk.ln2.forward(&resid_mid))?;
+        let pre = hooks.point(|| name("mlp.hook_pre"), blk.fc.forward(&ln2))?;
+        let post = hooks.point(|| name("mlp.hook_post"), self.act.forward(&pre))?;
+        let mlp_out = hooks.point(|| name("hook_mlp_out"), blk.proj.forward(&post))?;
+        hooks.point(|| name("hook_resid_post"), resid_mid + mlp_out)
+    }
+
+    /// Per-head attention weights of block `l` (see [`super::AttnWeights`]); the query,
+    /// key and value biases are zeros (GPT-Neo has none).
+    pub fn attn_weights(&self, l: usize) -> super::AttnWeights {
+        let blk = &self.blocks[l];
+        let (h, dh) = (self.n_heads, self.d_head);
+        super::AttnWeights {
+            w_q: split_heads_in_out(&blk.q.w_in_out(), h, dh),
+            w_k: split_heads_in_out(&blk.k.w_in_out(), h, dh),
+            w_v: split_heads_in_out(&blk.v.w_in_out(), h, dh),
+            b_q: blk.q.bias_or_zeros().view([h, dh]),
+            b_k: blk.k.bias_or_zeros().view([h, dh]),
+            b_v: blk.v.bias_or_zeros().view([h, dh]),
+            w_o: blk.o.w_in_out().contiguous().view([h, dh, h * dh]),
+            b_o: blk.o.bias_or_zeros(),
+        }
+    }
+
+    /// MLP weights of block `l`.
+    pub fn mlp_weights(&self, l: usize) -> super::MlpWeights {
+        let blk = &self.blocks[l];
+        super::MlpWeights {
+            w_in: blk.fc.w_in_out(),
+            b_in: blk.fc.bias_or_zeros(),
+            w_out: blk.proj.w_in_out(),
+            b_out: blk.proj.bias_or_zeros(),
+        }
+    }
+}
