@@ -8,6 +8,7 @@
 //!   project shares, so that a project's `main.rs` holds only its analysis.
 
 pub mod cli;
+pub mod data;
 pub mod device;
 pub mod hooks;
 pub mod hub;
