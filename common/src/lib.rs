@@ -14,10 +14,12 @@ pub mod hooks;
 pub mod hub;
 pub mod model;
 pub mod output;
+pub mod patching;
 pub mod plot;
 pub mod progress;
 pub mod stats;
 pub mod testing;
+pub mod text;
 pub mod tokenizer;
 
 pub use hooks::{ActivationCache, Hook, Names};

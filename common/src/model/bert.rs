@@ -354,10 +354,15 @@ impl Bert {
 
     /// Embeddings and the first `pass.n_blocks` blocks; returns the last block's output
     /// (`hook_normalized_resid_post`) `[batch, pos, d_model]`.
-    pub fn blocks_forward(&self, pass: &mut Pass) -> Result<Tensor> {
-        let hooks = &mut *pass.hooks;
-        let ids = pass.ids;
-        let types = match pass.token_type_ids {
+    /// Word + token-type + position embeddings and their layer norm: `[batch, pos, d_model]`.
+    fn embed(
+        &self,
+        ids: &Tensor,
+        position_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        hooks: &mut HookRun,
+    ) -> Result<Tensor> {
+        let types = match token_type_ids {
             Some(t) => t.shallow_clone(),
             None => ids.zeros_like(),
         };
@@ -369,12 +374,12 @@ impl Bert {
             }
         }
         // [batch, pos] int64
-        let position_ids = if self.roberta {
+        let positions = if self.roberta {
             // transformers' create_position_ids_from_input_ids: count non-pad tokens.
             let not_pad = ids.ne(self.pad).to_kind(Kind::Int64);
             not_pad.cumsum(1, Kind::Int64) * &not_pad + self.pad
         } else {
-            pass.position_ids.shallow_clone()
+            position_ids.shallow_clone()
         };
         let embed = hooks.point(
             || "hook_embed".into(),
@@ -382,20 +387,32 @@ impl Bert {
         )?;
         let pos = hooks.point(
             || "hook_pos_embed".into(),
-            Tensor::embedding(&self.wpe, &position_ids, -1, false, false),
+            Tensor::embedding(&self.wpe, &positions, -1, false, false),
         )?;
         let tte = hooks.point(
             || "hook_token_type_embed".into(),
             Tensor::embedding(&self.tte, &types, -1, false, false),
         )?;
         // Summed in transformers' order: (word + token type) + position.
-        let mut x = hooks.point(
+        hooks.point(
             || "embed.ln.hook_normalized".into(),
             self.emb_ln.forward(&(embed + tte + pos)),
-        )?;
+        )
+    }
+
+    pub fn blocks_forward(&self, pass: &mut Pass) -> Result<Tensor> {
+        let (ids, positions, types) = (pass.ids, pass.position_ids, pass.token_type_ids);
+        let (mut x, first) = pass.first_block(|hooks| self.embed(ids, positions, types, hooks))?;
+        let hooks = &mut *pass.hooks;
         // [batch, 1, 1, key]: every query sees every real key (bidirectional).
         let allowed = pass.key_mask.shallow_clone();
-        for (l, blk) in self.blocks.iter().enumerate().take(pass.n_blocks) {
+        for (l, blk) in self
+            .blocks
+            .iter()
+            .enumerate()
+            .take(pass.n_blocks)
+            .skip(first)
+        {
             x = self.block_forward(l, blk, x, &allowed, hooks)?;
         }
         Ok(x)

@@ -220,16 +220,19 @@ impl Gpt2 {
     /// Embeddings and the first `pass.n_blocks` blocks; returns the residual stream
     /// `[batch, pos, d_model]` after the last block run.
     pub fn blocks_forward(&self, pass: &mut Pass) -> Result<Tensor> {
+        let (ids, position_ids) = (pass.ids, pass.position_ids);
+        let (mut x, first) = pass.first_block(|hooks| {
+            let embed = hooks.point(
+                || "hook_embed".into(),
+                Tensor::embedding(&self.wte, ids, -1, false, false),
+            )?;
+            let pos = hooks.point(
+                || "hook_pos_embed".into(),
+                Tensor::embedding(&self.wpe, position_ids, -1, false, false),
+            )?;
+            Ok(embed + pos)
+        })?;
         let hooks = &mut *pass.hooks;
-        let embed = hooks.point(
-            || "hook_embed".into(),
-            Tensor::embedding(&self.wte, pass.ids, -1, false, false),
-        )?;
-        let pos = hooks.point(
-            || "hook_pos_embed".into(),
-            Tensor::embedding(&self.wpe, pass.position_ids, -1, false, false),
-        )?;
-        let mut x = embed + pos;
         let p = pass.ids.size()[1];
         // [1, 1, query, key]: a query may attend to itself and earlier keys, and only to
         // real (unpadded) keys.
@@ -237,7 +240,13 @@ impl Gpt2 {
             .tril(0)
             .view([1, 1, p, p]);
         let allowed = causal.logical_and(pass.key_mask);
-        for (l, blk) in self.blocks.iter().enumerate().take(pass.n_blocks) {
+        for (l, blk) in self
+            .blocks
+            .iter()
+            .enumerate()
+            .take(pass.n_blocks)
+            .skip(first)
+        {
             x = self.block_forward(l, blk, x, &allowed, hooks)?;
         }
         Ok(x)

@@ -279,15 +279,24 @@ impl GptNeoX {
     /// Embedding and the first `pass.n_blocks` blocks; returns the residual stream
     /// `[batch, pos, d_model]` after the last block run.
     pub fn blocks_forward(&self, pass: &mut Pass) -> Result<Tensor> {
+        let ids = pass.ids;
+        let (mut x, first) = pass.first_block(|hooks| {
+            hooks.point(
+                || "hook_embed".into(),
+                Tensor::embedding(&self.wte, ids, -1, false, false),
+            )
+        })?;
         let hooks = &mut *pass.hooks;
-        let mut x = hooks.point(
-            || "hook_embed".into(),
-            Tensor::embedding(&self.wte, pass.ids, -1, false, false),
-        )?;
         let p = pass.ids.size()[1];
         let allowed = causal_mask(p, None, x.device()).logical_and(pass.key_mask);
         let (cos, sin) = self.rotary_tables(pass.position_ids, x.kind());
-        for (l, blk) in self.blocks.iter().enumerate().take(pass.n_blocks) {
+        for (l, blk) in self
+            .blocks
+            .iter()
+            .enumerate()
+            .take(pass.n_blocks)
+            .skip(first)
+        {
             x = self.block_forward(l, blk, x, &allowed, &cos, &sin, hooks)?;
         }
         Ok(x)

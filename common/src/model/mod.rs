@@ -239,6 +239,10 @@ pub struct RunOptions<'a> {
     pub logits: LogitsAt,
     /// Move cached tensors here (e.g. the CPU) as they are stored; default: stay put.
     pub cache_device: Option<Device>,
+    /// Start at block `l` from this residual stream (`blocks.{l}.hook_resid_pre`,
+    /// `[batch, pos, d_model]`) instead of embedding the tokens and running blocks
+    /// `0..l`: the prefix a patch does not change is not recomputed.
+    pub start: Option<(usize, Tensor)>,
 }
 
 impl Default for RunOptions<'_> {
@@ -248,6 +252,7 @@ impl Default for RunOptions<'_> {
             hooks: &[],
             logits: LogitsAt::All,
             cache_device: None,
+            start: None,
         }
     }
 }
@@ -271,6 +276,12 @@ impl<'a> RunOptions<'a> {
     /// Store cached tensors on this device.
     pub fn cache_on(mut self, device: Device) -> Self {
         self.cache_device = Some(device);
+        self
+    }
+    /// Start at block `layer` from `resid_pre` `[batch, pos, d_model]` (the cached
+    /// `blocks.{layer}.hook_resid_pre` of an earlier run of the same tokens).
+    pub fn start_at(mut self, layer: usize, resid_pre: Tensor) -> Self {
+        self.start = Some((layer, resid_pre));
         self
     }
 }
@@ -318,6 +329,22 @@ pub(crate) struct Pass<'h, 'r> {
     pub hooks: &'r mut HookRun<'h>,
     /// Number of blocks to run.
     pub n_blocks: usize,
+    /// Start at this block from this residual stream (skipping the embeddings).
+    pub start: Option<(usize, Tensor)>,
+}
+
+impl Pass<'_, '_> {
+    /// The residual stream the first block to run receives and that block's index:
+    /// the given start, or `embed(hooks)` and block 0.
+    pub fn first_block(
+        &mut self,
+        embed: impl FnOnce(&mut HookRun) -> Result<Tensor>,
+    ) -> Result<(Tensor, usize)> {
+        match self.start.take() {
+            Some((l, x)) => Ok((x, l)),
+            None => Ok((embed(self.hooks)?, 0)),
+        }
+    }
 }
 
 /// A language model with hook points. See the module docs for the hook names.
@@ -602,7 +629,27 @@ impl HookedModel {
             token_type_ids: token_type_ids.as_ref(),
             hooks: &mut hr,
             n_blocks,
+            start: None,
         };
+        if let Some((l, resid)) = &opts.start {
+            let want = [batch.size(), batch.seq_len(), self.cfg.d_model as i64];
+            if *l >= self.cfg.n_layers {
+                bail!(
+                    "start_at: layer {l} is out of range, this model has {} blocks",
+                    self.cfg.n_layers
+                );
+            }
+            if resid.size() != want {
+                bail!(
+                    "start_at: the residual stream has shape {:?}, the batch needs {want:?}",
+                    resid.size()
+                );
+            }
+            if *l >= pass.n_blocks {
+                pass.n_blocks = *l + 1;
+            }
+            pass.start = Some((*l, resid.to_device(self.device).to_kind(self.dtype)));
+        }
         let resid = match &self.net {
             Net::Gpt2(m) => m.blocks_forward(&mut pass)?,
             Net::Bert(m) => m.blocks_forward(&mut pass)?,

@@ -1,0 +1,165 @@
+//! The Rust side of the benchmark (`scripts/bench` runs it and the Python reference,
+//! one workload per process so that peak memory is per workload). Prints one JSON
+//! object: `{"workload", "variants": {"ml4llm": {"median_s", "times_s", "peak_rss_mb"}},
+//! "values"}`.
+
+use anyhow::{anyhow, Context, Result};
+use clap::Parser;
+use common::patching::{head_patch_sweep, logit_difference};
+use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
+use std::time::Instant;
+use tch::Tensor;
+
+const REPS: usize = 5;
+
+#[derive(Parser)]
+#[command(about = "One benchmark workload (w1..w5) on the model in DIR")]
+struct Args {
+    /// w1, w2, w3, w4 or w5.
+    workload: String,
+    /// Model folder written by `bench/reference.py make-model` (holds inputs.json).
+    dir: String,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let device = common::device::parse_device(&args.device)?;
+    let model = HookedModel::from_pretrained(&args.dir, device)?;
+    let inputs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/inputs.json", args.dir))
+            .context("reading inputs.json")?,
+    )?;
+    let ids = |v: &serde_json::Value| -> Vec<u32> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_u64())
+                    .map(|x| x as u32)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let seqs = |v: &serde_json::Value| -> Vec<Vec<u32>> {
+        v.as_array()
+            .map(|a| a.iter().map(ids).collect())
+            .unwrap_or_default()
+    };
+    let sync = || {
+        if let tch::Device::Cuda(i) = device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    let mut values = serde_json::Value::Null;
+    let stats = match args.workload.as_str() {
+        "w1" => {
+            let b = model.batch_from_ids(&seqs(&inputs["w1"]), PaddingSide::Right)?;
+            timed(sync, || model.forward(&b).map(drop))?
+        }
+        "w2" => {
+            // All hidden states (embeddings + every block's output) of 200 short
+            // sentences: one padded batch, and no unembedding since no logits are read.
+            let b = model.batch_from_ids(&seqs(&inputs["w2"]), PaddingSide::Right)?;
+            let names = Names::matching("blocks.*.hook_resid_post").and("blocks.0.hook_resid_pre");
+            timed(sync, || {
+                model
+                    .run(
+                        &b,
+                        &RunOptions::default()
+                            .cache(names.clone())
+                            .logits(LogitsAt::None),
+                    )
+                    .map(drop)
+            })?
+        }
+        "w3" => {
+            let b = model.batch_from_ids(&seqs(&inputs["w1"]), PaddingSide::Right)?;
+            timed(sync, || model.run_with_cache(&b, Names::all()).map(drop))?
+        }
+        "w4" => {
+            let w = &inputs["w4"];
+            let clean = model.batch_from_ids(&[ids(&w["clean"])], PaddingSide::Right)?;
+            let corrupt = model.batch_from_ids(&[ids(&w["corrupt"])], PaddingSide::Right)?;
+            let (io, s) = (
+                w["io"].as_i64().ok_or_else(|| anyhow!("io"))?,
+                w["s"].as_i64().ok_or_else(|| anyhow!("s"))?,
+            );
+            let mut last = None;
+            let st = timed(sync, || {
+                last = Some(head_patch_sweep(
+                    &model,
+                    &clean,
+                    &corrupt,
+                    logit_difference(io, s),
+                )?);
+                Ok(())
+            })?;
+            let v: Vec<f64> =
+                common::device::to_vec_f64(&last.ok_or_else(|| anyhow!("no sweep"))?)?;
+            values = serde_json::json!(v);
+            st
+        }
+        "w5" => {
+            // Logit lens over every block's output: one run without logits, then the
+            // final layer norm and unembedding over the stacked residuals.
+            let b: Batch = model.batch_from_ids(&seqs(&inputs["w1"]), PaddingSide::Right)?;
+            let names = Names::matching("blocks.*.hook_resid_post");
+            timed(sync, || {
+                let out = model.run(
+                    &b,
+                    &RunOptions::default()
+                        .cache(names.clone())
+                        .logits(LogitsAt::None),
+                )?;
+                let stacked: Tensor = out
+                    .cache
+                    .stack_layers("hook_resid_post", model.cfg.n_layers)?;
+                let _lens = model.logit_lens(&stacked); // [n_layers, batch, pos, vocab]
+                Ok(())
+            })?
+        }
+        other => anyhow::bail!("unknown workload {other:?} (w1..w5)"),
+    };
+    println!(
+        "{}",
+        serde_json::json!({"workload": args.workload, "variants": {"ml4llm": stats}, "values": values})
+    );
+    Ok(())
+}
+
+/// Median of REPS timed runs after one warm-up, and the process's peak resident memory.
+fn timed(sync: impl Fn(), mut f: impl FnMut() -> Result<()>) -> Result<serde_json::Value> {
+    f()?;
+    sync();
+    let mut times = Vec::with_capacity(REPS);
+    for _ in 0..REPS {
+        let t = Instant::now();
+        f()?;
+        sync();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok(
+        serde_json::json!({"median_s": sorted[REPS / 2], "times_s": times, "peak_rss_mb": peak_rss_mb()}),
+    )
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(String::from)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
