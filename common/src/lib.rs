@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod embeddings;
 pub mod hooks;
 pub mod hub;
 pub mod model;

@@ -718,10 +718,29 @@ pub struct Figure {
     pub suptitle: Option<String>,
     /// Pixels per inch (default 100); the PNG is `width_in * dpi` x `height_in * dpi`.
     pub dpi: f64,
+    /// Where each panel sits: `(row, col, rowspan, colspan)`, one per panel.
+    pub slots: Vec<Slot>,
 }
 
 /// Largest accepted image side in pixels.
 const MAX_SIDE_PX: f64 = 16_384.0;
+
+/// A panel's place in a figure's grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub row: usize,
+    pub col: usize,
+    pub rowspan: usize,
+    pub colspan: usize,
+}
+
+impl Slot {
+    /// Whether this slot covers grid cell `(r, c)`.
+    pub fn covers(&self, r: usize, c: usize) -> bool {
+        (self.row..self.row + self.rowspan).contains(&r)
+            && (self.col..self.col + self.colspan).contains(&c)
+    }
+}
 
 impl Figure {
     /// A figure with a single panel slot.
@@ -739,12 +758,36 @@ impl Figure {
             panels: Vec::new(),
             suptitle: None,
             dpi: 100.0,
+            slots: Vec::new(),
         }
     }
 
-    /// Appends a panel (row-major).
-    pub fn panel(mut self, p: Panel) -> Self {
+    /// Appends a panel in the next free grid cell (row-major).
+    pub fn panel(self, p: Panel) -> Self {
+        let next = (0..self.rows * self.cols)
+            .map(|i| (i / self.cols, i % self.cols))
+            .find(|&(r, c)| !self.slots.iter().any(|s| s.covers(r, c)))
+            .unwrap_or((self.rows, 0)); // no free cell: validate() reports it
+        self.panel_at(p, next.0, next.1, 1, 1)
+    }
+
+    /// Places a panel at `(row, col)` spanning `rowspan x colspan` cells (matplotlib's
+    /// `subplot2grid` / gridspec slices), e.g. a wide panel over 2 of 3 columns.
+    pub fn panel_at(
+        mut self,
+        p: Panel,
+        row: usize,
+        col: usize,
+        rowspan: usize,
+        colspan: usize,
+    ) -> Self {
         self.panels.push(p);
+        self.slots.push(Slot {
+            row,
+            col,
+            rowspan,
+            colspan,
+        });
         self
     }
 
@@ -791,6 +834,23 @@ impl Figure {
                 self.rows,
                 self.cols
             );
+        }
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.rowspan == 0
+                || s.colspan == 0
+                || s.row + s.rowspan > self.rows
+                || s.col + s.colspan > self.cols
+            {
+                bail!(
+                    "panel {i} at row {} col {} spanning {}x{} does not fit the {}x{} grid",
+                    s.row,
+                    s.col,
+                    s.rowspan,
+                    s.colspan,
+                    self.rows,
+                    self.cols
+                );
+            }
         }
         for (i, p) in self.panels.iter().enumerate() {
             p.validate(i)?;

@@ -46,12 +46,18 @@ pub(crate) fn render_png(fig: &Figure, path: &Path) -> Result<()> {
     let (rows, cols) = (fig.rows as f64, fig.cols as f64);
     let (cw, ch) = (w / cols, (h - top) / rows);
     for (i, panel) in fig.panels.iter().enumerate() {
-        let (r, c) = ((i / fig.cols) as f64, (i % fig.cols) as f64);
+        let slot = fig.slots.get(i).copied().unwrap_or(crate::plot::Slot {
+            row: i / fig.cols,
+            col: i % fig.cols,
+            rowspan: 1,
+            colspan: 1,
+        });
+        let (r, c) = (slot.row as f64, slot.col as f64);
         let cell = Rect {
             x0: (c * cw).round(),
             y0: (top + r * ch).round(),
-            x1: ((c + 1.0) * cw).round(),
-            y1: (top + (r + 1.0) * ch).round(),
+            x1: ((c + slot.colspan as f64) * cw).round(),
+            y1: (top + (r + slot.rowspan as f64) * ch).round(),
         };
         draw_panel(&cv, panel, cell)?;
     }

@@ -579,3 +579,23 @@ fn write_examples() {
     grid.save_png(&dir.join("grid3x3.png")).expect("grid");
     nan_figure().save_png(&dir.join("nan.png")).expect("nan");
 }
+
+#[test]
+fn spanning_panels_take_their_cells_and_bad_spans_are_errors() {
+    let fig = Figure::grid(12.0, 3.0, 1, 3)
+        .panel_at(Panel::new("wide"), 0, 0, 1, 2)
+        .panel(Panel::new("narrow"));
+    assert_eq!(
+        fig.slots[1],
+        Slot {
+            row: 0,
+            col: 2,
+            rowspan: 1,
+            colspan: 1
+        }
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fig.save_png(&dir.path().join("span.png")).unwrap();
+    let bad = Figure::grid(4.0, 3.0, 1, 2).panel_at(Panel::new("too wide"), 0, 1, 1, 2);
+    assert!(bad.save_png(&dir.path().join("bad.png")).is_err());
+}
