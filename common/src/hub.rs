@@ -200,7 +200,7 @@ pub fn shard_names(index: &Path) -> Result<Vec<String>> {
 
 fn resolve_hub(id: &str) -> Result<ModelFiles> {
     let config = hub_file(id, RepoKind::Model, None, "config.json")
-        .with_context(|| format!("model {id:?}: no config.json (is the id spelled right?)"))?;
+        .with_context(|| format!("model {id:?} could not be resolved"))?;
     let listing = hub_listing(id);
     let has = |f: &str| match &listing {
         Some(l) => l.iter().any(|x| x == f),

@@ -60,6 +60,10 @@ pub enum Marker {
     Diamond,
     /// Hexagon (`'h'`).
     Hexagon,
+    /// Pentagon (`'p'`).
+    Pentagon,
+    /// Five-pointed star (`'*'`).
+    Star,
     /// Diagonal cross (`'x'`).
     Cross,
     /// Plus sign (`'+'`).

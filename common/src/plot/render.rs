@@ -1156,6 +1156,26 @@ pub(super) fn draw_marker(
             let sdf = convex_sdf(&pts);
             shape(&sdf)
         }
+        Marker::Pentagon => {
+            let pts = regular(5, r * 1.15, -90.0);
+            let sdf = convex_sdf(&pts);
+            shape(&sdf)
+        }
+        Marker::Star => {
+            // A non-convex star as the union (min of distances) of five convex kites:
+            // centre, inner vertex, outer tip, next inner vertex.
+            let outer = regular(5, r * 1.35, -90.0);
+            let inner = regular(5, r * 0.55, -54.0);
+            let kites: Vec<[(f64, f64); 4]> = (0..5)
+                .map(|k| [(x, y), inner[(k + 4) % 5], outer[k], inner[k]])
+                .collect();
+            shape(&|px, py| {
+                kites
+                    .iter()
+                    .map(|kite| convex_sdf(kite)(px, py))
+                    .fold(f64::INFINITY, f64::min)
+            })
+        }
         Marker::Cross | Marker::Plus => {
             let hw = if r >= 3.0 { 1.0 } else { 0.5 };
             let (a, b) = if marker == Marker::Cross {

@@ -367,6 +367,8 @@ fn write_examples() {
         Marker::TriangleDown,
         Marker::Diamond,
         Marker::Hexagon,
+        Marker::Pentagon,
+        Marker::Star,
         Marker::Cross,
         Marker::Plus,
         Marker::Dot,

@@ -222,8 +222,7 @@ fn part1_paragraph_token_lengths(tok: &Tokenizer, text: &str, out: &mut Output) 
     Ok(())
 }
 
-/// Marker per book, after matplotlib's `s o h ^ v P * D X p`; this crate has no star or
-/// pentagon marker, so those two books get a dot and a hexagon (their colours differ).
+/// Marker per book, after matplotlib's `s o h ^ v P * D X p`.
 const MARKERS: [Marker; 10] = [
     Marker::Square,
     Marker::Circle,
@@ -231,10 +230,10 @@ const MARKERS: [Marker; 10] = [
     Marker::TriangleUp,
     Marker::TriangleDown,
     Marker::Plus,
-    Marker::Dot,
+    Marker::Star,
     Marker::Diamond,
     Marker::Cross,
-    Marker::Hexagon,
+    Marker::Pentagon,
 ];
 
 /// Part 2: normalised token-length distributions of each book.
