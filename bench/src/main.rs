@@ -59,17 +59,13 @@ fn main() -> Result<()> {
         }
         "w2" => {
             // All hidden states (embeddings + every block's output) of 200 short
-            // sentences: one padded batch, and no unembedding since no logits are read.
-            let b = model.batch_from_ids(&seqs(&inputs["w2"]), PaddingSide::Right)?;
+            // sentences: length-sorted padded batches, and no unembedding since no
+            // logits are read.
+            let sentences = seqs(&inputs["w2"]);
             let names = Names::matching("blocks.*.hook_resid_post").and("blocks.0.hook_resid_pre");
             timed(sync, || {
                 model
-                    .run(
-                        &b,
-                        &RunOptions::default()
-                            .cache(names.clone())
-                            .logits(LogitsAt::None),
-                    )
+                    .run_sequences(&sentences, &names, false, 2048)
                     .map(drop)
             })?
         }

@@ -24,6 +24,7 @@ pub mod text;
 pub mod tokenizer;
 
 pub use hooks::{ActivationCache, Hook, Names};
+pub use model::batching::SequenceOutput;
 pub use model::{Batch, HookedModel, LogitsAt, PaddingSide, RunOptions};
 
 /// The workspace's `assets/` folder (tiny models, fonts, fixtures, word lists).

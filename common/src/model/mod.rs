@@ -35,6 +35,7 @@
 //!   and, instead of `ln_final.hook_normalized`, `mlm_head.ln.hook_normalized`.
 //!   Attention is bidirectional; logits are the masked-LM logits.
 
+pub mod batching;
 pub mod bert;
 mod gpt2;
 pub mod gpt_neo;
