@@ -86,6 +86,17 @@ impl CommonArgs {
         }
     }
 
+    /// A BERT-vocabulary model for embedding-only projects: `--model` if given, the real
+    /// all-MiniLM-L6-v2 (bert-base-uncased's vocabulary, 384-d) under `--quick`, else
+    /// `default`.
+    pub fn bert_model_or(&self, default: &str) -> Result<String> {
+        Ok(match (&self.model, self.quick) {
+            (Some(m), _) => m.clone(),
+            (None, true) => crate::embeddings::minilm_dir()?.display().to_string(),
+            (None, false) => default.to_string(),
+        })
+    }
+
     /// The output folder for `project`, created.
     pub fn output(&self, project: &str) -> Result<Output> {
         let dir = self

@@ -90,6 +90,19 @@ pub fn to_vec_f64(t: &Tensor) -> Result<Vec<f64>> {
     Ok(Vec::<f64>::try_from(&flat)?)
 }
 
+/// Copy a 2-D tensor `[rows, cols]` to the CPU as `f64` rows.
+pub fn to_rows_f64(t: &Tensor) -> Result<Vec<Vec<f64>>> {
+    let size = t.size();
+    let [_, cols] = size[..] else {
+        bail!("expected a 2-D tensor, got shape {size:?}");
+    };
+    let flat = to_vec_f64(t)?;
+    Ok(flat
+        .chunks(cols.max(1) as usize)
+        .map(|c| c.to_vec())
+        .collect())
+}
+
 /// Copy an integer tensor to the CPU and flatten it into a `Vec<i64>`.
 pub fn to_vec_i64(t: &Tensor) -> Result<Vec<i64>> {
     let flat = t

@@ -41,6 +41,17 @@ impl TokenEmbeddings {
         }
         Ok(self.matrix.get(id as i64))
     }
+    /// The rows of `ids`: `[ids.len(), d_model]` (an error names any id out of range).
+    pub fn rows(&self, ids: &[u32]) -> Result<Tensor> {
+        if let Some(bad) = ids.iter().find(|&&i| i as i64 >= self.vocab()) {
+            bail!(
+                "token id {bad} is outside the embedding matrix ({} rows)",
+                self.vocab()
+            );
+        }
+        let idx: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+        Ok(self.matrix.index_select(0, &Tensor::from_slice(&idx)))
+    }
     /// The single token id of `word`, or an error saying how it splits.
     pub fn single_token(&self, word: &str) -> Result<u32> {
         let ids = self.tokenizer.encode(word)?;

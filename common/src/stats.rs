@@ -223,6 +223,30 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Result<f64> {
     pearson(&ranks(a), &ranks(b))
 }
 
+/// Cosine similarity of each row with the row before it: `s[0] = NaN` (no
+/// predecessor), `s[i] = cos(rows[i], rows[i-1])`. Chapter 3's "sequential" similarity.
+pub fn successive_cosine(rows: &[Vec<f64>]) -> Vec<f64> {
+    (0..rows.len())
+        .map(|i| {
+            if i == 0 {
+                f64::NAN
+            } else {
+                cosine(&rows[i], &rows[i - 1])
+            }
+        })
+        .collect()
+}
+
+/// The strictly-upper-triangle entries (`i < j`) of a square matrix, in row-major order:
+/// `n(n-1)/2` values (numpy's `m[np.triu_indices(n, k=1)]`).
+pub fn upper_triangle(m: &[Vec<f64>]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(m.len() * m.len().saturating_sub(1) / 2);
+    for (i, row) in m.iter().enumerate() {
+        out.extend(row.iter().skip(i + 1));
+    }
+    out
+}
+
 /// `n` evenly spaced values from `a` to `b` inclusive (numpy's linspace).
 pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     match n {
@@ -232,6 +256,40 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
             .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
             .collect(),
     }
+}
+
+/// Representational similarity analysis: the Pearson correlation of the strictly-upper
+/// triangles (`i < j`, row-major, see [`upper_triangle`]) of two `n × n` similarity
+/// matrices. The matrices need the same `n`, not the same embedding width.
+pub fn rsa(a: &[Vec<f64>], b: &[Vec<f64>]) -> Result<f64> {
+    check_square_pair(a, b)?;
+    pearson(&upper_triangle(a), &upper_triangle(b))
+}
+
+/// [`rsa`] with Spearman's rank correlation instead of Pearson's.
+pub fn rsa_spearman(a: &[Vec<f64>], b: &[Vec<f64>]) -> Result<f64> {
+    check_square_pair(a, b)?;
+    spearman(&upper_triangle(a), &upper_triangle(b))
+}
+
+fn check_square_pair(a: &[Vec<f64>], b: &[Vec<f64>]) -> Result<()> {
+    let square = |m: &[Vec<f64>]| m.iter().all(|r| r.len() == m.len());
+    if !square(a) || !square(b) || a.len() != b.len() || a.len() < 3 {
+        bail!(
+            "RSA needs two square similarity matrices of the same size n >= 3 (got {} and {} rows)",
+            a.len(),
+            b.len()
+        );
+    }
+    Ok(())
+}
+
+/// Indices `(i, j)` of the strictly-upper triangle of an `n × n` matrix, in the order
+/// [`upper_triangle`] returns its values.
+pub fn upper_triangle_indices(n: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -301,5 +359,32 @@ mod tests {
         assert!(sample_token(&[0.0f64], 0.0, None, None, &mut rng).is_err());
         assert_eq!(linspace(-5.0, 5.0, 55).len(), 55);
         assert_eq!(linspace(-5.0, 5.0, 3), vec![-5.0, 0.0, 5.0]);
+    }
+    #[test]
+    fn successive_and_upper_triangle() {
+        let rows = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.0, 2.0]];
+        let s = successive_cosine(&rows);
+        assert!(s[0].is_nan());
+        assert_eq!(&s[1..], &[0.0, 1.0]);
+        let m: Vec<Vec<f64>> = (0..4)
+            .map(|i| (0..4).map(|j| (10 * i + j) as f64).collect())
+            .collect();
+        assert_eq!(upper_triangle(&m), vec![1.0, 2.0, 3.0, 12.0, 13.0, 23.0]);
+    }
+
+    #[test]
+    fn rsa_of_a_matrix_with_itself_is_one() {
+        let m: Vec<Vec<f64>> = (0..5)
+            .map(|i| {
+                (0..5)
+                    .map(|j| ((i * j) as f64).sin() + (i + j) as f64)
+                    .collect()
+            })
+            .collect();
+        assert!((rsa(&m, &m).unwrap() - 1.0).abs() < 1e-12);
+        assert!((rsa_spearman(&m, &m).unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(upper_triangle_indices(18).len(), 153);
+        assert_eq!(upper_triangle_indices(3), vec![(0, 1), (0, 2), (1, 2)]);
+        assert!(rsa(&m, &m[..4]).is_err());
     }
 }

@@ -51,6 +51,10 @@ pub enum Colormap {
     RdBu,
     /// Perceptually uniform, black -> purple -> light yellow.
     Magma,
+    /// Sequential white -> dark red (matplotlib's `Reds`, ColorBrewer 9 classes).
+    Reds,
+    /// Cyan -> magenta (matplotlib's `cool`: r = t, g = 1 - t, b = 1).
+    Cool,
 }
 
 impl Colormap {
@@ -63,6 +67,8 @@ impl Colormap {
             Colormap::Magma => sample_listed(&MAGMA, t),
             Colormap::Gray => rgb_f(t, t, t),
             Colormap::RdBu => sample_even(&RDBU_R, t),
+            Colormap::Reds => sample_even(&REDS, t),
+            Colormap::Cool => rgb_f(t, 1.0 - t, 1.0),
         }
     }
 }
@@ -90,6 +96,19 @@ fn sample_even(table: &[Rgb], t: f64) -> Rgb {
     let mix = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * f).round() as u8;
     (mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
+
+/// ColorBrewer Reds (9 classes), as matplotlib's `Reds`.
+const REDS: [Rgb; 9] = [
+    (255, 245, 240),
+    (254, 224, 210),
+    (252, 187, 161),
+    (252, 146, 114),
+    (251, 106, 74),
+    (239, 59, 44),
+    (203, 24, 29),
+    (165, 15, 21),
+    (103, 0, 13),
+];
 
 /// ColorBrewer RdBu (11 classes), reversed so that low values are blue.
 const RDBU_R: [Rgb; 11] = [

@@ -29,6 +29,8 @@ mod extras;
 mod glyphs;
 mod hist;
 mod legend;
+mod network;
+mod pairplot;
 mod render;
 mod ticks;
 
@@ -42,6 +44,8 @@ use anyhow::{bail, Context, Result};
 pub use color::{cycle_color, rgb_f, Colormap, Rgb};
 pub use extras::{bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks};
 pub use hist::{freedman_diaconis_width, histogram_counts, Bins};
+pub use network::{circular_layout, network_panel, LabelPlacement, NetworkStyle};
+pub use pairplot::{ols_line, pairplot};
 
 /// Marker shapes drawn at data points.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -558,6 +562,8 @@ pub struct Panel {
     pub legend: bool,
     /// Legend position.
     pub legend_pos: LegendPos,
+    /// No spines, ticks or axis labels (only the title), e.g. for network drawings.
+    pub hide_axes: bool,
 }
 
 impl Panel {
@@ -664,6 +670,12 @@ impl Panel {
     /// Dashed horizontal lines at the y ticks.
     pub fn grid_dashed_y(mut self) -> Self {
         self.grid_dashed_y = true;
+        self
+    }
+
+    /// Hides spines, ticks and axis labels (matplotlib's `axis('off')`); the title stays.
+    pub fn hide_axes(mut self) -> Self {
+        self.hide_axes = true;
         self
     }
 

@@ -409,6 +409,16 @@ fn layout(cv: &Canvas, p: &Panel, cell: Rect, m: &Metrics) -> Layout {
         x1: cell.x1 - m.pad - right_fixed,
         y1: cell.y1 - cv.px(45.0),
     };
+    if p.hide_axes {
+        // no ticks or labels to make room for
+        let plot = Rect {
+            x0: (cell.x0 + m.pad).round(),
+            y0: (cell.y0 + top).round(),
+            x1: (cell.x1 - m.pad - right_fixed).round(),
+            y1: (cell.y1 - m.pad).round(),
+        };
+        return ticks_for(plot);
+    }
     for _ in 0..3 {
         let l = ticks_for(plot);
         let max_w = |ticks: &[Tick]| {
@@ -489,7 +499,20 @@ fn draw_panel(cv: &Canvas, p: &Panel, cell: Rect) -> Result<()> {
             draw_series(cv, s, xa, ya, plot)?;
         }
     }
-    draw_axes(cv, p, &l, &m)?;
+    if p.hide_axes {
+        let title = ((plot.x0 + plot.x1) / 2.0, plot.y0 - cv.px(7.0));
+        cv.text(
+            &p.title,
+            title,
+            m.title,
+            BLACK_RGB,
+            HPos::Center,
+            VAlign::Bottom,
+            false,
+        )?;
+    } else {
+        draw_axes(cv, p, &l, &m)?;
+    }
     if p.legend {
         super::legend::draw_legend(cv, p, xa, ya, plot, &m)?;
     }
