@@ -27,6 +27,12 @@ pub struct CommonArgs {
     #[arg(long, default_value = "f32")]
     pub dtype: String,
 
+    /// Hub revision (branch, tag or commit) of the model, e.g. `step3000` for one of
+    /// Pythia's intermediate training checkpoints (default: the repo's main branch).
+    /// Ignored for local model directories.
+    #[arg(long)]
+    pub revision: Option<String>,
+
     /// Output folder (default: outputs/<project name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -54,8 +60,11 @@ pub fn tiny_gpt2() -> String {
 }
 
 impl CommonArgs {
-    /// Apply the process-wide settings (threads, seed) and say what is used.
+    /// Check `--device` and `--dtype` (an unknown device, CUDA asked for on a machine
+    /// without it, or half precision on the CPU is an error here, before any work is
+    /// done) and apply the process-wide settings (threads, seed).
     pub fn init(&self) -> Result<()> {
+        self.dtype()?; // parses --device too, and checks the dtype against it
         if let Some(n) = self.threads {
             if n < 1 {
                 anyhow::bail!("--threads must be at least 1");
@@ -114,8 +123,79 @@ impl CommonArgs {
             "loading {id} on {}",
             crate::device::describe(device)
         ));
-        let m = crate::model::HookedModel::load(id, crate::model::LoadOptions { device, dtype });
+        let m = crate::model::HookedModel::load(
+            id,
+            crate::model::LoadOptions {
+                device,
+                dtype,
+                revision: self.revision.clone(),
+            },
+        );
         pb.finish_and_clear();
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn init(args: &[&str]) -> Result<()> {
+        let a = Args::try_parse_from(std::iter::once("project").chain(args.iter().copied()))
+            .expect("flags parse");
+        a.common.init()
+    }
+
+    #[test]
+    fn init_rejects_a_bad_device_at_once() {
+        let err = init(&["--quick", "--device", "tpu"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--device") && err.contains("tpu"), "{err}");
+        assert!(init(&["--device", "cuda:x"]).is_err());
+        init(&["--quick", "--device", "cpu"]).unwrap();
+        init(&["--quick"]).unwrap();
+    }
+
+    #[test]
+    fn init_rejects_cuda_without_a_gpu() {
+        if tch::Cuda::is_available() {
+            // with a GPU, only an index past the last device is refused
+            let err = init(&["--device", "cuda:999"]).unwrap_err().to_string();
+            assert!(err.contains("CUDA device"), "{err}");
+            return;
+        }
+        let err = init(&["--device", "cuda"]).unwrap_err().to_string();
+        assert!(err.contains("CUDA"), "{err}");
+    }
+
+    #[test]
+    fn init_rejects_half_precision_on_the_cpu_and_bad_dtypes() {
+        for dt in ["bf16", "f16"] {
+            let err = init(&["--dtype", dt, "--device", "cpu"])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("only supported on CUDA"), "{err}");
+        }
+        let err = init(&["--dtype", "f8", "--device", "cpu"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--dtype"), "{err}");
+        assert!(init(&["--threads", "0", "--device", "cpu"]).is_err());
+    }
+
+    #[test]
+    fn revision_flag_is_passed_on() {
+        let a = Args::try_parse_from(["p", "--revision", "step3000"]).unwrap();
+        assert_eq!(a.common.revision.as_deref(), Some("step3000"));
+        let a = Args::try_parse_from(["p"]).unwrap();
+        assert_eq!(a.common.revision, None);
     }
 }

@@ -149,7 +149,11 @@ pub enum Action {
     Scale(f64),
     /// Set to zero (zero-ablation).
     Zero,
-    /// Replace by its mean over batch and positions (mean-ablation within the run).
+    /// Replace by its mean over the batch and the (query) positions of real tokens
+    /// (mean-ablation within the run). In a model run, padding slots are left out of the
+    /// mean (the batch's attention mask says which they are), so the mean of a padded
+    /// batch is the mean over the same tokens run without padding. Called directly
+    /// ([`Hook::run`]) without a mask, every position counts.
     MeanAblate,
     /// Any function of the tensor and the hook's name; returns the new tensor.
     Apply(HookFn),
@@ -192,7 +196,8 @@ impl Hook {
     pub fn zero(pattern: &str) -> Self {
         Self::new(pattern, Action::Zero)
     }
-    /// Replace by the mean over batch and positions.
+    /// Replace by the mean over the batch and the real (unpadded) positions; see
+    /// [`Action::MeanAblate`].
     pub fn mean_ablate(pattern: &str) -> Self {
         Self::new(pattern, Action::MeanAblate)
     }
@@ -215,19 +220,22 @@ impl Hook {
         self
     }
 
-    /// Apply this hook to `x`, the tensor at hook point `name`.
+    /// Apply this hook to `x`, the tensor at hook point `name` (every position counts
+    /// as real: see [`Hook::run_with_mask`]).
     pub fn run(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        self.run_with_mask(x, name, None)
+    }
+
+    /// Apply this hook to `x`, the tensor at hook point `name`, where `real` is the
+    /// batch's `[batch, pos]` mask (nonzero at real tokens, 0 at padding): mean-ablation
+    /// averages over real positions only.
+    pub fn run_with_mask(&self, x: &Tensor, name: &str, real: Option<&Tensor>) -> Result<Tensor> {
         let new = match &self.action {
             Action::Replace(v) => broadcast_like(v, x, name)?,
             Action::Add(v) => x + broadcast_like(v, x, name)?,
             Action::Scale(f) => x * *f,
             Action::Zero => x.zeros_like(),
-            Action::MeanAblate => {
-                let l = layout_of(name);
-                let mut dims = vec![0i64, l.pos_dim];
-                dims.dedup();
-                x.mean_dim(dims.as_slice(), true, x.kind()).expand_as(x)
-            }
+            Action::MeanAblate => mean_over_real(x, name, real),
             Action::Apply(f) => {
                 let y = f(x, name)?;
                 if y.size() != x.size() {
@@ -283,6 +291,42 @@ impl Hook {
             )?);
         }
         Ok(mask)
+    }
+}
+
+/// The mean of `x` over the batch and the position dimension of hook point `name`,
+/// counting only positions where `real` (`[batch, pos]`) is nonzero, broadcast back to
+/// `x`'s shape.
+fn mean_over_real(x: &Tensor, name: &str, real: Option<&Tensor>) -> Tensor {
+    let l = layout_of(name);
+    let mut dims = vec![0i64, l.pos_dim];
+    dims.dedup();
+    let shape = x.size();
+    let fits = |m: &&Tensor| {
+        let ms = m.size();
+        ms.len() == 2
+            && shape.len() > l.pos_dim as usize
+            && ms == [shape[0], shape[l.pos_dim as usize]]
+    };
+    match real.filter(fits) {
+        Some(m) => {
+            let mut view = vec![1i64; shape.len()];
+            view[0] = shape[0];
+            view[l.pos_dim as usize] = shape[l.pos_dim as usize];
+            let keep = m.to_device(x.device()).ne(0).view(view.as_slice());
+            // where, not a product: masked attention scores are -inf, and -inf * 0 is NaN
+            let sum = x.where_self(&keep, &x.zeros_like()).sum_dim_intlist(
+                dims.as_slice(),
+                true,
+                x.kind(),
+            );
+            let count = keep
+                .to_kind(x.kind())
+                .sum_dim_intlist(dims.as_slice(), true, x.kind())
+                .clamp_min(1.0);
+            (sum / count).expand_as(x)
+        }
+        None => x.mean_dim(dims.as_slice(), true, x.kind()).expand_as(x),
     }
 }
 
@@ -382,6 +426,10 @@ pub(crate) struct HookRun<'a> {
     /// Move cached tensors to this device (e.g. CPU) as they are stored.
     cache_device: Option<Device>,
     idle: bool,
+    /// `[batch, pos]`, nonzero at real tokens: what mean-ablation averages over.
+    real: Option<Tensor>,
+    /// The blocks the forward pass ran, in order.
+    pub blocks_run: Vec<usize>,
 }
 
 impl<'a> HookRun<'a> {
@@ -411,7 +459,19 @@ impl<'a> HookRun<'a> {
             cache: ActivationCache::default(),
             cache_device,
             idle,
+            real: None,
+            blocks_run: Vec::new(),
         })
+    }
+
+    /// The batch's `[batch, pos]` real-token mask (for mean-ablation).
+    pub fn set_real_mask(&mut self, mask: Tensor) {
+        self.real = Some(mask);
+    }
+
+    /// Note that block `l` is being run.
+    pub fn ran_block(&mut self, l: usize) {
+        self.blocks_run.push(l);
     }
 
     /// The deepest block any cache name or hook touches (None: only non-block names).
@@ -438,7 +498,7 @@ impl<'a> HookRun<'a> {
         let mut x = x;
         for (h, names) in &self.hooks {
             if names.contains(&name) {
-                x = h.run(&x, &name)?;
+                x = h.run_with_mask(&x, &name, self.real.as_ref())?;
             }
         }
         if self.cache_names.contains(&name) {
@@ -534,5 +594,21 @@ mod tests {
             .unwrap();
         let v: Vec<f32> = Vec::try_from(m.contiguous().view(-1)).unwrap();
         assert_eq!(v, vec![2., 3., 2., 3., 2., 3.]);
+        // with a mask, the padded last position is left out of the mean
+        let real = Tensor::from_slice(&[1i64, 1, 0]).view([1, 3]);
+        let m = Hook::mean_ablate("h")
+            .run_with_mask(&x, "blocks.0.hook_resid_post", Some(&real))
+            .unwrap();
+        let v: Vec<f32> = Vec::try_from(m.contiguous().view(-1)).unwrap();
+        assert_eq!(v, vec![1., 2., 1., 2., 1., 2.]);
+        // patterns average over query positions (dim 2); -inf scores stay -inf, no NaN
+        let s =
+            Tensor::from_slice(&[0f32, f32::NEG_INFINITY, 2.0, 4.0, 9.0, 9.0]).view([1, 1, 3, 2]);
+        let m = Hook::mean_ablate("h")
+            .run_with_mask(&s, "blocks.0.attn.hook_attn_scores", Some(&real))
+            .unwrap();
+        let v: Vec<f32> = Vec::try_from(m.contiguous().view(-1)).unwrap();
+        assert_eq!(v[0], 1.0);
+        assert_eq!(v[1], f32::NEG_INFINITY);
     }
 }

@@ -25,6 +25,10 @@ pub struct ModelFiles {
     pub tokenizer: Option<PathBuf>,
     /// `vocab.txt` (WordPiece vocabularies), when the repo has one.
     pub vocab_txt: Option<PathBuf>,
+    /// True when the hub's file list could not be read (offline, or unreachable) and
+    /// files were looked up in the cache only: a `None` above may then mean "not cached"
+    /// rather than "the repo has none".
+    pub cache_only: bool,
 }
 
 /// The Hugging Face hub cache folder, resolved the way `huggingface_hub` does it.
@@ -69,16 +73,40 @@ fn repo(id: &str, kind: RepoKind, revision: Option<&str>) -> Repo {
     }
 }
 
-/// A file of a hub repo from the cache, or `None` when it is not cached.
+/// A file of a hub repo from the cache, or `None` when it is not cached. A revision
+/// is a branch or tag (looked up through the cache's `refs/`) or a full commit hash
+/// (its `snapshots/` folder), as in `huggingface_hub`.
 pub fn cached_file(
     id: &str,
     kind: RepoKind,
     revision: Option<&str>,
     filename: &str,
 ) -> Option<PathBuf> {
-    Cache::new(hub_cache_dir())
-        .repo(repo(id, kind, revision))
-        .get(filename)
+    let r = repo(id, kind, revision);
+    if let Some(p) = Cache::new(hub_cache_dir()).repo(r.clone()).get(filename) {
+        return Some(p);
+    }
+    match revision {
+        Some(rev) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            let p = hub_cache_dir()
+                .join(r.folder_name())
+                .join("snapshots")
+                .join(rev)
+                .join(filename);
+            p.exists().then_some(p)
+        }
+        _ => None,
+    }
+}
+
+/// The download URL of a file of a hub model at `revision` (default `main`), e.g.
+/// `https://huggingface.co/EleutherAI/pythia-70m/resolve/step3000/config.json`.
+pub fn hub_url(id: &str, revision: Option<&str>, filename: &str) -> Result<String> {
+    let api = ApiBuilder::new()
+        .with_cache_dir(hub_cache_dir())
+        .build()
+        .context("could not set up the Hugging Face hub client")?;
+    Ok(api.repo(repo(id, RepoKind::Model, revision)).url(filename))
 }
 
 /// A file of a hub repo: from the cache, else downloaded into it (unless offline).
@@ -91,9 +119,12 @@ pub fn hub_file(
     if let Some(p) = cached_file(id, kind, revision, filename) {
         return Ok(p);
     }
+    let at = revision
+        .map(|r| format!(" at revision {r}"))
+        .unwrap_or_default();
     if is_offline() {
         bail!(
-            "{filename} of {id} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set: \
+            "{filename} of {id}{at} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set: \
              run once with network access (unset HF_HUB_OFFLINE), or pass a local directory",
             hub_cache_dir().display()
         );
@@ -107,7 +138,7 @@ pub fn hub_file(
         .get(filename)
         .map_err(|e| {
             anyhow!(
-                "could not download {filename} of {id} from the Hugging Face hub: {e}. \
+                "could not download {filename} of {id}{at} from the Hugging Face hub: {e}. \
              Check the id and your network, or pass a local directory \
              (files already in {} are used without network)",
                 hub_cache_dir().display()
@@ -115,8 +146,9 @@ pub fn hub_file(
         })
 }
 
-/// The list of files in a hub repo (one request), or `None` when offline or unreachable.
-fn hub_listing(id: &str) -> Option<Vec<String>> {
+/// The list of files in a hub repo at `revision` (one request), or `None` when offline
+/// or unreachable.
+fn hub_listing(id: &str, revision: Option<&str>) -> Option<Vec<String>> {
     if is_offline() {
         return None;
     }
@@ -124,7 +156,7 @@ fn hub_listing(id: &str) -> Option<Vec<String>> {
         .with_cache_dir(hub_cache_dir())
         .build()
         .ok()?;
-    let info = api.model(id.to_string()).info().ok()?;
+    let info = api.repo(repo(id, RepoKind::Model, revision)).info().ok()?;
     Some(info.siblings.into_iter().map(|s| s.rfilename).collect())
 }
 
@@ -133,14 +165,27 @@ fn hub_listing(id: &str) -> Option<Vec<String>> {
 /// A local directory must hold `config.json` and the weights. A hub id is looked up in
 /// the cache first; missing files are downloaded unless offline.
 pub fn resolve_model(id_or_path: &str) -> Result<ModelFiles> {
+    resolve_model_at(id_or_path, None)
+}
+
+/// [`resolve_model`] at a hub revision (branch, tag or commit hash, e.g. Pythia's
+/// `step3000`); `None` is the repo's main branch. A local directory has no revisions:
+/// asking for one there is an error.
+pub fn resolve_model_at(id_or_path: &str, revision: Option<&str>) -> Result<ModelFiles> {
     let as_path = Path::new(id_or_path);
     if as_path.is_dir() {
+        if let Some(r) = revision {
+            bail!(
+                "revision {r:?} was asked for, but {id_or_path:?} is a local directory, which has \
+                 no revisions: pass the hub id instead, or drop the revision"
+            );
+        }
         return resolve_local(id_or_path, as_path);
     }
     if id_or_path.starts_with('.') || id_or_path.starts_with('/') || as_path.exists() {
         bail!("model path {id_or_path:?} is not a directory (a model directory holds config.json and model.safetensors)");
     }
-    resolve_hub(id_or_path)
+    resolve_hub(id_or_path, revision)
 }
 
 fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
@@ -175,6 +220,7 @@ fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
         weights,
         tokenizer: opt("tokenizer.json"),
         vocab_txt: opt("vocab.txt"),
+        cache_only: false,
     })
 }
 
@@ -198,29 +244,29 @@ pub fn shard_names(index: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn resolve_hub(id: &str) -> Result<ModelFiles> {
-    let config = hub_file(id, RepoKind::Model, None, "config.json")
+fn resolve_hub(id: &str, rev: Option<&str>) -> Result<ModelFiles> {
+    let config = hub_file(id, RepoKind::Model, rev, "config.json")
         .with_context(|| format!("model {id:?} could not be resolved"))?;
-    let listing = hub_listing(id);
+    let listing = hub_listing(id, rev);
     let has = |f: &str| match &listing {
         Some(l) => l.iter().any(|x| x == f),
-        None => cached_file(id, RepoKind::Model, None, f).is_some(),
+        None => cached_file(id, RepoKind::Model, rev, f).is_some(),
     };
     let weights = if has("model.safetensors") {
-        vec![hub_file(id, RepoKind::Model, None, "model.safetensors")?]
+        vec![hub_file(id, RepoKind::Model, rev, "model.safetensors")?]
     } else if has("model.safetensors.index.json") {
-        let index = hub_file(id, RepoKind::Model, None, "model.safetensors.index.json")?;
+        let index = hub_file(id, RepoKind::Model, rev, "model.safetensors.index.json")?;
         shard_names(&index)?
             .iter()
-            .map(|s| hub_file(id, RepoKind::Model, None, s))
+            .map(|s| hub_file(id, RepoKind::Model, rev, s))
             .collect::<Result<Vec<_>>>()?
     } else if has("pytorch_model.bin") {
-        vec![hub_file(id, RepoKind::Model, None, "pytorch_model.bin")?]
+        vec![hub_file(id, RepoKind::Model, rev, "pytorch_model.bin")?]
     } else if has("pytorch_model.bin.index.json") {
-        let index = hub_file(id, RepoKind::Model, None, "pytorch_model.bin.index.json")?;
+        let index = hub_file(id, RepoKind::Model, rev, "pytorch_model.bin.index.json")?;
         shard_names(&index)?
             .iter()
-            .map(|s| hub_file(id, RepoKind::Model, None, s))
+            .map(|s| hub_file(id, RepoKind::Model, rev, s))
             .collect::<Result<Vec<_>>>()?
     } else if listing.is_none() {
         bail!(
@@ -233,7 +279,7 @@ fn resolve_hub(id: &str) -> Result<ModelFiles> {
     };
     let optional = |f: &str| {
         if has(f) {
-            hub_file(id, RepoKind::Model, None, f).ok()
+            hub_file(id, RepoKind::Model, rev, f).ok()
         } else {
             None
         }
@@ -244,6 +290,7 @@ fn resolve_hub(id: &str) -> Result<ModelFiles> {
         tokenizer: optional("tokenizer.json"),
         vocab_txt: optional("vocab.txt"),
         weights,
+        cache_only: listing.is_none(),
     })
 }
 
@@ -304,6 +351,10 @@ mod tests {
         .unwrap();
         assert_eq!(files.weights, vec![snap.join("model.safetensors")]);
         assert_eq!(files.tokenizer, Some(snap.join("tokenizer.json")));
+        assert!(
+            files.cache_only,
+            "offline resolution only looked in the cache"
+        );
 
         let err = with_env(
             &[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))],
@@ -336,6 +387,54 @@ mod tests {
         .unwrap();
         let f = resolve_model(tmp.path().to_str().unwrap()).unwrap();
         assert_eq!(f.weights.len(), 2);
+        assert!(!f.cache_only);
         assert!(resolve_model("./no/such/dir").is_err());
+    }
+
+    #[test]
+    fn revisions_resolve_through_refs_and_commit_hashes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo_dir = tmp.path().join("models--EleutherAI--pythia-70m");
+        let (main, step) = ("a".repeat(40), "b".repeat(40));
+        for (r, commit) in [("main", &main), ("step3000", &step)] {
+            let snap = repo_dir.join("snapshots").join(commit);
+            std::fs::create_dir_all(&snap).unwrap();
+            std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+            std::fs::write(repo_dir.join("refs").join(r), commit).unwrap();
+            std::fs::write(snap.join("config.json"), format!("{{\"rev\": \"{r}\"}}")).unwrap();
+            std::fs::write(snap.join("pytorch_model.bin"), "x").unwrap();
+        }
+        let cache = tmp.path().to_str().unwrap();
+        let env = [("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))];
+        let id = "EleutherAI/pythia-70m";
+        let snap = |c: &str| repo_dir.join("snapshots").join(c);
+        let (f_main, f_step, f_hash, missing) = with_env(&env, || {
+            (
+                resolve_model_at(id, None).unwrap(),
+                resolve_model_at(id, Some("step3000")).unwrap(),
+                resolve_model_at(id, Some(&step)).unwrap(),
+                resolve_model_at(id, Some("step1")).unwrap_err(),
+            )
+        });
+        assert_eq!(f_main.config, snap(&main).join("config.json"));
+        assert_eq!(f_step.config, snap(&step).join("config.json"));
+        assert_eq!(f_step.weights, vec![snap(&step).join("pytorch_model.bin")]);
+        assert_eq!(f_hash.config, snap(&step).join("config.json"));
+        let msg = format!("{missing:#}");
+        assert!(msg.contains("at revision step1"), "{msg}");
+        assert_eq!(
+            hub_url(id, Some("step3000"), "config.json").unwrap(),
+            "https://huggingface.co/EleutherAI/pythia-70m/resolve/step3000/config.json"
+        );
+        assert_eq!(
+            hub_url(id, None, "config.json").unwrap(),
+            "https://huggingface.co/EleutherAI/pythia-70m/resolve/main/config.json"
+        );
+        // a local directory has no revisions
+        let local = snap(&main);
+        let err = resolve_model_at(local.to_str().unwrap(), Some("step3000"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("local directory"), "{err}");
     }
 }

@@ -114,8 +114,24 @@ impl Tokenizer {
         )?;
         match cfg.get("model_type").and_then(|v| v.as_str()) {
             Some("gpt2") | Some("gpt_neo") => Ok(Self::gpt2()),
+            other if files.cache_only => bail!(
+                "the tokenizer.json of model {:?} is not in the Hugging Face cache ({}), and the \
+                 hub could not be asked whether it has one ({}); its model_type {:?} has no \
+                 bundled tokenizer. Run once with network access to fetch it, or pass \
+                 --model PATH to a directory holding config.json, the weights and tokenizer.json",
+                files.id,
+                crate::hub::hub_cache_dir().display(),
+                if crate::hub::is_offline() {
+                    "HF_HUB_OFFLINE is set"
+                } else {
+                    "the hub was unreachable"
+                },
+                other
+            ),
             other => bail!(
-                "model {:?} has no tokenizer.json and its model_type {:?} has no bundled tokenizer",
+                "model {:?} has no tokenizer.json (the repo or directory does not hold one) and \
+                 its model_type {:?} has no bundled tokenizer: pass --model PATH to a directory \
+                 with config.json, the weights and the tokenizer.json of this model",
                 files.id,
                 other
             ),
@@ -295,5 +311,36 @@ mod tests {
             assert_eq!(a.tokens, b.tokens, "{text:?}");
             assert_eq!(hf.decode(&a.ids).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn missing_tokenizer_says_whether_it_is_only_not_cached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("config.json");
+        std::fs::write(&config, r#"{"model_type": "gpt_neox"}"#).unwrap();
+        let mut files = crate::hub::ModelFiles {
+            id: "EleutherAI/pythia-70m".into(),
+            config,
+            weights: vec![],
+            tokenizer: None,
+            vocab_txt: None,
+            cache_only: true,
+        };
+        let err = Tokenizer::for_model(&files).err().unwrap().to_string();
+        assert!(
+            err.contains("not in the Hugging Face cache")
+                && err.contains("network access")
+                && err.contains("--model PATH"),
+            "{err}"
+        );
+        files.cache_only = false;
+        let err = Tokenizer::for_model(&files).err().unwrap().to_string();
+        assert!(
+            err.contains("has no tokenizer.json") && !err.contains("cache"),
+            "{err}"
+        );
+        // GPT-2-family models fall back to the bundled BPE either way
+        std::fs::write(&files.config, r#"{"model_type": "gpt_neo"}"#).unwrap();
+        assert_eq!(Tokenizer::for_model(&files).unwrap().vocab_size(), 50257);
     }
 }

@@ -1,7 +1,8 @@
 //! The hooked GPT-2 against `transformers`' outputs for the same tiny model
 //! (assets/fixtures/tiny-gpt2.safetensors, written by scripts/make_fixtures.py):
-//! logits, every block's residual output, every attention pattern and the final layer
-//! norm must agree to 1e-4, for right-padded and left-padded batches.
+//! logits, the embeddings (token + position), every block's residual output, every
+//! attention pattern and the final layer norm must agree to 1e-4, for right-padded and
+//! left-padded batches.
 
 use common::model::weights::load_all;
 use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -75,12 +76,24 @@ fn check_side(side: PaddingSide) {
     let left = side == PaddingSide::Left;
     let names = Names::matching("blocks.*.hook_resid_post")
         .and("blocks.*.attn.hook_pattern")
+        .and("blocks.0.hook_resid_pre")
         .and("ln_final.hook_normalized");
     let out = model
         .run(&batch, &RunOptions::default().cache(names))
         .unwrap();
     let logits = out.logits.unwrap();
     let mut report = vec![];
+
+    // transformers' hidden_states[0]: token plus position embeddings, the input of block 0
+    let n = "blocks.0.hook_resid_pre";
+    let d = diff_real_positions(
+        out.cache.get(n).unwrap(),
+        &fx["hook_embed_plus_pos"],
+        &batch.lengths,
+        left,
+        1,
+    );
+    report.push(("hook_embed_plus_pos".to_string(), d));
 
     for l in 0..model.cfg.n_layers {
         let n = format!("blocks.{l}.hook_resid_post");

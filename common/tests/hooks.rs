@@ -166,18 +166,55 @@ fn runs_without_logits_stop_early_and_cache_only_what_was_asked() {
     );
     let a = out.cache.get("blocks.0.hook_resid_post").unwrap();
     assert!(max_abs(a, full.get("blocks.0.hook_resid_post").unwrap()) == 0.0);
-    // stopping after block 0 means a later hook would not run: verify by a hook on
-    // block 2 that would fail if it ran
-    let boom = [Hook::apply("blocks.0.hook_resid_post", |t, _| {
-        Ok(t.shallow_clone())
+    // only block 0 was computed; with logits, all three were
+    assert_eq!(out.blocks_run, vec![0]);
+    assert_eq!(
+        m.run(&toks, &RunOptions::default()).unwrap().blocks_run,
+        vec![0, 1, 2]
+    );
+    // a hook (not a cache name) decides the depth too: one on block 1 runs blocks 0-1
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let s2 = seen.clone();
+    let look = [Hook::inspect("blocks.*.hook_resid_pre", move |_, n| {
+        s2.borrow_mut().push(n.to_string());
+        Ok(())
     })];
     let out = m
         .run(
             &toks,
-            &RunOptions::default().hooks(&boom).logits(LogitsAt::None),
+            &RunOptions::default()
+                .hooks(&look)
+                .cache(Names::matching("blocks.1.hook_resid_pre"))
+                .logits(LogitsAt::None),
+        )
+        .unwrap();
+    assert!(out.logits.is_none());
+    // the pattern matches blocks 0-2, so all three are run for it...
+    assert_eq!(out.blocks_run, vec![0, 1, 2]);
+    // ...but a hook on block 0 alone with no logits stops after block 0
+    seen.borrow_mut().clear();
+    let s3 = seen.clone();
+    let first = [Hook::inspect("blocks.0.hook_resid_post", move |_, n| {
+        s3.borrow_mut().push(n.to_string());
+        Ok(())
+    })];
+    let out = m
+        .run(
+            &toks,
+            &RunOptions::default().hooks(&first).logits(LogitsAt::None),
         )
         .unwrap();
     assert!(out.cache.is_empty());
+    assert_eq!(out.blocks_run, vec![0]);
+    assert_eq!(*seen.borrow(), vec!["blocks.0.hook_resid_post".to_string()]);
+    // starting at block 2 from a cached residual runs block 2 only
+    let (_, c) = m
+        .run_with_cache(&toks, Names::matching("blocks.2.hook_resid_pre"))
+        .unwrap();
+    let r = c.get("blocks.2.hook_resid_pre").unwrap().shallow_clone();
+    let out = m.run(&toks, &RunOptions::default().start_at(2, r)).unwrap();
+    assert_eq!(out.blocks_run, vec![2]);
+    assert!(max_abs(&out.logits.unwrap(), &m.forward(&toks).unwrap()) < 1e-6);
     // logits at chosen positions
     let all = m.forward(&toks).unwrap();
     let some = m
@@ -310,4 +347,85 @@ fn greedy_generation_is_the_argmax_and_sampling_is_reproducible() {
         ..opts
     };
     assert!(m.generate(&prompt, &too_long).is_err());
+}
+
+#[test]
+fn mean_ablation_of_a_padded_batch_averages_real_tokens_only() {
+    let m = tiny();
+    let texts = [TEXT, "A plethora of platypuses."];
+    let n = "blocks.1.hook_resid_mid";
+    // the mean over every real token of both texts, each run on its own (no padding)
+    let acts: Vec<Tensor> = texts
+        .iter()
+        .map(|t| {
+            let (_, c) = m
+                .run_with_cache(&m.to_tokens(t).unwrap(), Names::matching(n))
+                .unwrap();
+            c.get(n).unwrap().get(0)
+        })
+        .collect();
+    let mean = Tensor::cat(&acts, 0).mean_dim(0, false, Kind::Float);
+    for side in [PaddingSide::Right, PaddingSide::Left] {
+        let batch = m.to_tokens_batch(&texts, side).unwrap();
+        assert_ne!(batch.lengths[0], batch.lengths[1], "the batch is padded");
+        let hooks = [Hook::mean_ablate(n)];
+        let out = m
+            .run(
+                &batch,
+                &RunOptions::default()
+                    .hooks(&hooks)
+                    .cache(Names::matching(n))
+                    .logits(LogitsAt::Last),
+            )
+            .unwrap();
+        // the cache holds the value after the intervention: the mean, at every slot
+        let ablated = out.cache.get(n).unwrap();
+        let want = mean.view([1, 1, -1]).expand_as(ablated);
+        assert!(max_abs(ablated, &want) < 1e-5, "{side:?}");
+        // so each sequence's logits equal its unbatched run with that mean patched in
+        let logits = out.logits.unwrap();
+        for (b, t) in texts.iter().enumerate() {
+            let patch = [Hook::replace(n, mean.shallow_clone())];
+            let alone = m
+                .run(
+                    &m.to_tokens(t).unwrap(),
+                    &RunOptions::default().hooks(&patch).logits(LogitsAt::Last),
+                )
+                .unwrap()
+                .logits
+                .unwrap();
+            let d = max_abs(&logits.get(b as i64), &alone.get(0));
+            assert!(d < 1e-5, "{side:?} sequence {b}: {d}");
+        }
+    }
+}
+
+#[test]
+fn to_device_rebuilds_the_model_and_keeps_its_outputs() {
+    let mut m = tiny();
+    let toks = m.to_tokens(TEXT).unwrap();
+    let before = m.forward(&toks).unwrap();
+    let params = m.n_params();
+    // on the device it is on: rebuilt from the kept weights, nothing copied
+    m.to_device(Device::Cpu).unwrap();
+    assert_eq!(m.device(), Device::Cpu);
+    assert_eq!(m.n_params(), params);
+    assert_eq!(max_abs(&before, &m.forward(&toks).unwrap()), 0.0);
+    if tch::Cuda::is_available() {
+        m.to_device(Device::Cuda(0)).unwrap();
+        assert_eq!(m.device(), Device::Cuda(0));
+        assert_eq!(m.embed_matrix().device(), Device::Cuda(0));
+        let on_gpu = m.forward(&toks).unwrap();
+        assert_eq!(on_gpu.device(), Device::Cuda(0));
+        assert!(max_abs(&before, &on_gpu.to_device(Device::Cpu)) < 1e-4);
+        m.to_device(Device::Cpu).unwrap();
+        assert_eq!(m.device(), Device::Cpu);
+        assert_eq!(max_abs(&before, &m.forward(&toks).unwrap()), 0.0);
+    } else {
+        let e = m.to_device(Device::Cuda(0)).unwrap_err().to_string();
+        assert!(e.contains("CUDA"), "{e}");
+        // the failed move left the model where it was, working
+        assert_eq!(m.device(), Device::Cpu);
+        assert_eq!(max_abs(&before, &m.forward(&toks).unwrap()), 0.0);
+    }
 }

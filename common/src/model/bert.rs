@@ -258,7 +258,9 @@ impl Bert {
             };
             // A decoder stored separately but equal to the embeddings is still tied.
             let decoder = match w.find(&format!("{decoder_name}.weight")) {
-                Some(h) if h.size() == [v, d] && !h.equal(&wte) => Some(h.shallow_clone()),
+                Some(h) if h.size() == [v, d] && !h.equal(&wte) => {
+                    Some(w.get(&format!("{decoder_name}.weight"), &[v, d])?)
+                }
                 _ => None,
             };
             Some(MlmHead {
@@ -273,7 +275,7 @@ impl Bert {
         };
         let extra_params = ["pooler.dense.weight", "pooler.dense.bias"]
             .iter()
-            .filter_map(|n| w.find(n))
+            .filter_map(|n| w.mark(n))
             .map(|t| t.numel() as i64)
             .sum();
         Ok(Bert {
@@ -413,6 +415,7 @@ impl Bert {
             .take(pass.n_blocks)
             .skip(first)
         {
+            hooks.ran_block(l);
             x = self.block_forward(l, blk, x, &allowed, hooks)?;
         }
         Ok(x)

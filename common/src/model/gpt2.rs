@@ -163,7 +163,9 @@ impl Gpt2 {
         // An lm_head stored separately but equal to wte is still tied; only a different
         // matrix is kept.
         let lm_head = match w.find("lm_head.weight") {
-            Some(h) if h.size() == [v, d] && !h.equal(&wte) => Some(h.shallow_clone()),
+            Some(h) if h.size() == [v, d] && !h.equal(&wte) => {
+                Some(w.get("lm_head.weight", &[v, d])?)
+            }
             _ => None,
         };
         Ok(Gpt2 {
@@ -247,6 +249,7 @@ impl Gpt2 {
             .take(pass.n_blocks)
             .skip(first)
         {
+            hooks.ran_block(l);
             x = self.block_forward(l, blk, x, &allowed, hooks)?;
         }
         Ok(x)

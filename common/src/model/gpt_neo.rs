@@ -169,7 +169,9 @@ impl GptNeo {
         }
         let wte = w.get("wte.weight", &[v, d])?;
         let lm_head = match w.find("lm_head.weight") {
-            Some(h) if h.size() == [v, d] && !h.equal(&wte) => Some(h.shallow_clone()),
+            Some(h) if h.size() == [v, d] && !h.equal(&wte) => {
+                Some(w.get("lm_head.weight", &[v, d])?)
+            }
             _ => None,
         };
         Ok(GptNeo {
@@ -249,6 +251,7 @@ impl GptNeo {
             .take(pass.n_blocks)
             .skip(first)
         {
+            hooks.ran_block(l);
             let allowed = if blk.local { &local } else { &global };
             x = self.block_forward(l, blk, x, allowed, hooks)?;
         }

@@ -297,6 +297,7 @@ impl GptNeoX {
             .take(pass.n_blocks)
             .skip(first)
         {
+            hooks.ran_block(l);
             x = self.block_forward(l, blk, x, &allowed, &cos, &sin, hooks)?;
         }
         Ok(x)

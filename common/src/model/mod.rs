@@ -7,6 +7,12 @@
 //! hook points, apply interventions, and compute logits at all, some, or no positions;
 //! a run that needs no logits stops after the deepest block it reads.
 //!
+//! The device and dtype are chosen at load ([`LoadOptions`]; `--device`/`--dtype`
+//! through [`crate::cli::CommonArgs::load_model`]); [`HookedModel::to_device`] moves a
+//! loaded model. Inputs (batches, hook tensors, `start_at` residuals) may live anywhere:
+//! a run moves them to the model's device. Cached activations stay on the model's
+//! device unless [`RunOptions::cache_on`] says otherwise.
+//!
 //! Hook points of a GPT-2 model (shapes for a batch of `b` sequences of `p` tokens,
 //! `d` = d_model, `h` heads of size `dh`, `m` = d_mlp, `V` = vocabulary):
 //! - `hook_embed`, `hook_pos_embed` `[b, p, d]`: token and position embeddings;
@@ -44,7 +50,7 @@ mod layers;
 pub mod weights;
 
 use crate::hooks::{ActivationCache, Hook, HookRun, Names};
-use crate::hub::{resolve_model, ModelFiles};
+use crate::hub::{resolve_model_at, ModelFiles};
 use crate::tokenizer::Tokenizer;
 use anyhow::{anyhow, bail, Context, Result};
 use tch::{Device, Kind, Tensor};
@@ -292,14 +298,21 @@ pub struct RunOutput {
     /// Logits as asked for in [`RunOptions::logits`] (None when not asked).
     pub logits: Option<Tensor>,
     pub cache: ActivationCache,
+    /// The blocks this run computed, in order: all of them when logits (or the final
+    /// norm) are wanted, else up to the deepest block a cache name or hook touches, and
+    /// from the `start_at` block on.
+    pub blocks_run: Vec<usize>,
 }
 
 /// How to load a model.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub device: Device,
     /// Weight dtype: `Kind::Float` (default), `Kind::Half` or `Kind::BFloat16` on CUDA.
     pub dtype: Kind,
+    /// Hub revision: a branch, tag or commit hash (e.g. `step3000` for one of Pythia's
+    /// intermediate checkpoints); None is the main branch. An error for a local directory.
+    pub revision: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -307,8 +320,29 @@ impl Default for LoadOptions {
         LoadOptions {
             device: Device::Cpu,
             dtype: Kind::Float,
+            revision: None,
         }
     }
+}
+
+fn build_net(cfg: &ModelConfig, w: &weights::Weights) -> Result<Net> {
+    Ok(match cfg.arch {
+        Arch::Gpt2 => Net::Gpt2(gpt2::Gpt2::new(cfg, w)?),
+        Arch::Bert | Arch::Roberta => Net::Bert(bert::Bert::new(cfg, w)?),
+        Arch::GptNeo => Net::GptNeo(gpt_neo::GptNeo::new(cfg, w)?),
+        Arch::GptNeoX => Net::GptNeoX(gpt_neox::GptNeoX::new(cfg, w)?),
+    })
+}
+
+fn refuse_half_on_cpu(device: Device, dtype: Kind) -> Result<()> {
+    if device == Device::Cpu && matches!(dtype, Kind::Half | Kind::BFloat16) {
+        bail!(
+            "{dtype:?} weights are only supported on CUDA here (half-precision matmuls on the \
+             CPU are slow or missing): load in float32 on the CPU (--dtype f32) or pick a \
+             GPU (--device cuda)"
+        );
+    }
+    Ok(())
 }
 
 pub(crate) enum Net {
@@ -357,6 +391,9 @@ pub struct HookedModel {
     device: Device,
     dtype: Kind,
     net: Net,
+    /// The tensors `net` holds (shallow copies, no extra memory), to rebuild it on
+    /// another device.
+    weights: weights::Weights,
     hook_names: Vec<String>,
 }
 
@@ -368,36 +405,25 @@ impl HookedModel {
             id_or_path,
             LoadOptions {
                 device,
-                dtype: Kind::Float,
+                ..Default::default()
             },
         )
     }
 
     /// Load with explicit options.
     pub fn load(id_or_path: &str, opts: LoadOptions) -> Result<Self> {
-        let files = resolve_model(id_or_path)?;
+        let files = resolve_model_at(id_or_path, opts.revision.as_deref())?;
         Self::load_files(&files, opts).with_context(|| format!("loading model {id_or_path:?}"))
     }
 
     /// Load from already-resolved files.
     pub fn load_files(files: &ModelFiles, opts: LoadOptions) -> Result<Self> {
-        if opts.device == Device::Cpu && matches!(opts.dtype, Kind::Half | Kind::BFloat16) {
-            bail!(
-                "{:?} weights are only supported on CUDA here (half-precision matmuls on the \
-                 CPU are slow or missing): load in float32 on the CPU (--dtype f32) or pick a \
-                 GPU (--device cuda)",
-                opts.dtype
-            );
-        }
+        refuse_half_on_cpu(opts.device, opts.dtype)?;
         let cfg = ModelConfig::from_file(&files.config)?;
         let tokenizer = Tokenizer::for_model(files)?;
-        let w = weights::Weights::load(&files.weights, opts.device, opts.dtype)?;
-        let net = match cfg.arch {
-            Arch::Gpt2 => Net::Gpt2(gpt2::Gpt2::new(&cfg, &w)?),
-            Arch::Bert | Arch::Roberta => Net::Bert(bert::Bert::new(&cfg, &w)?),
-            Arch::GptNeo => Net::GptNeo(gpt_neo::GptNeo::new(&cfg, &w)?),
-            Arch::GptNeoX => Net::GptNeoX(gpt_neox::GptNeoX::new(&cfg, &w)?),
-        };
+        let mut w = weights::Weights::load(&files.weights, opts.device, opts.dtype)?;
+        let net = build_net(&cfg, &w)?;
+        w.retain_used();
         let hook_names = match cfg.arch {
             Arch::Gpt2 => gpt2::hook_names(cfg.n_layers),
             Arch::Bert | Arch::Roberta => bert::hook_names(cfg.n_layers),
@@ -411,8 +437,32 @@ impl HookedModel {
             device: opts.device,
             dtype: opts.dtype,
             net,
+            weights: w,
             hook_names,
         })
+    }
+
+    /// Move the weights to `device` and rebuild the network there (on the device the
+    /// weights already live on, nothing is copied). The dtype stays; half-precision
+    /// weights cannot move to the CPU (the loader's rule). While moving, the weights
+    /// exist on both devices; on an error the model stays where it was.
+    pub fn to_device(&mut self, device: Device) -> Result<()> {
+        if let Device::Cuda(i) = device {
+            let n = tch::Cuda::device_count().max(0) as usize;
+            if !tch::Cuda::is_available() || i >= n {
+                bail!(
+                    "cannot move {} to cuda:{i}: libtorch sees {n} CUDA device(s) here",
+                    self.id
+                );
+            }
+        }
+        refuse_half_on_cpu(device, self.dtype)?;
+        let w = self.weights.to_device(device)?;
+        let net = build_net(&self.cfg, &w)?;
+        self.net = net;
+        self.weights = w;
+        self.device = device;
+        Ok(())
     }
 
     /// The device the weights live on.
@@ -613,12 +663,9 @@ impl HookedModel {
         };
         let ids = batch.ids.to_device(self.device);
         let position_ids = batch.position_ids().to_device(self.device);
-        let key_mask = batch
-            .mask
-            .to_device(self.device)
-            .gt(0)
-            .unsqueeze(1)
-            .unsqueeze(1);
+        let real = batch.mask.to_device(self.device);
+        let key_mask = real.gt(0).unsqueeze(1).unsqueeze(1);
+        hr.set_real_mask(real);
         let token_type_ids = batch
             .token_type_ids
             .as_ref()
@@ -680,6 +727,7 @@ impl HookedModel {
         };
         Ok(RunOutput {
             logits,
+            blocks_run: std::mem::take(&mut hr.blocks_run),
             cache: hr.cache,
         })
     }

@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors};
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
@@ -177,10 +178,14 @@ fn candidates(name: &str) -> Vec<String> {
     c
 }
 
-/// A model's tensors by name, handed out once each to the code that builds the model.
+/// A model's tensors by name, handed out to the code that builds the model. It notes
+/// which tensors were handed out ([`Weights::get`], [`Weights::mark`]), so that the
+/// loaded model can keep exactly those (shallow copies: no extra memory) and be rebuilt
+/// on another device ([`crate::model::HookedModel::to_device`]).
 pub struct Weights {
     map: HashMap<String, Tensor>,
     source: String,
+    used: RefCell<HashSet<String>>,
 }
 
 impl Weights {
@@ -192,6 +197,7 @@ impl Weights {
         Ok(Weights {
             map: load_all(files, device, dtype)?,
             source,
+            used: RefCell::default(),
         })
     }
 
@@ -200,13 +206,14 @@ impl Weights {
         Weights {
             map,
             source: "memory".into(),
+            used: RefCell::default(),
         }
     }
 
     /// The tensor `name` (with or without the usual prefixes), checked to have `shape`.
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let t = self
-            .find(name)
+            .mark(name)
             .ok_or_else(|| anyhow!("weight {name:?} is missing from {}", self.source))?;
         if t.size() != shape {
             bail!(
@@ -219,9 +226,59 @@ impl Weights {
         Ok(t.shallow_clone())
     }
 
-    /// The tensor `name` if present.
+    /// The tensor `name` if present (a look, not a use: see [`Weights::mark`]).
     pub fn find(&self, name: &str) -> Option<&Tensor> {
-        candidates(name).iter().find_map(|c| self.map.get(c))
+        self.lookup(name).map(|(_, t)| t)
+    }
+
+    /// The tensor `name` if present, noted as used by the model (kept by
+    /// [`Weights::retain_used`]).
+    pub fn mark(&self, name: &str) -> Option<&Tensor> {
+        let (key, t) = self.lookup(name)?;
+        self.used.borrow_mut().insert(key.clone());
+        Some(t)
+    }
+
+    fn lookup(&self, name: &str) -> Option<(&String, &Tensor)> {
+        candidates(name)
+            .iter()
+            .find_map(|c| self.map.get_key_value(c.as_str()))
+    }
+
+    /// Drop every tensor no model code asked for (buffers such as GPT-2's stored causal
+    /// masks, unused heads).
+    pub fn retain_used(&mut self) {
+        let used = self.used.borrow();
+        self.map.retain(|k, _| used.contains(k));
+    }
+
+    /// Number of tensors held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no tensor is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Copies of all tensors on `device` (shallow copies where they already are there).
+    pub fn to_device(&self, device: Device) -> Result<Weights> {
+        let mut map = HashMap::with_capacity(self.map.len());
+        for (k, t) in &self.map {
+            let moved = if t.device() == device {
+                t.shallow_clone()
+            } else {
+                t.f_to_device(device)
+                    .with_context(|| format!("moving weight {k:?} to {device:?}"))?
+            };
+            map.insert(k.clone(), moved);
+        }
+        Ok(Weights {
+            map,
+            source: self.source.clone(),
+            used: RefCell::default(),
+        })
     }
 }
 
@@ -248,6 +305,33 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("shape"));
+    }
+
+    #[test]
+    fn keeps_only_what_was_used_and_moves() {
+        let mut map = HashMap::new();
+        map.insert(
+            "transformer.a".to_string(),
+            Tensor::ones([2], (Kind::Float, Device::Cpu)),
+        );
+        map.insert(
+            "b".to_string(),
+            Tensor::ones([3], (Kind::Float, Device::Cpu)),
+        );
+        map.insert(
+            "c".to_string(),
+            Tensor::ones([4], (Kind::Float, Device::Cpu)),
+        );
+        let mut w = Weights::from_map(map);
+        assert_eq!(w.get("a", &[2]).unwrap().size(), vec![2]);
+        assert!(w.find("c").is_some()); // a look is not a use
+        assert!(w.mark("b").is_some());
+        w.retain_used();
+        assert_eq!(w.len(), 2);
+        assert!(w.find("c").is_none());
+        let moved = w.to_device(Device::Cpu).unwrap();
+        assert_eq!(moved.len(), 2);
+        assert_eq!(moved.get("transformer.a", &[2]).unwrap().size(), vec![2]);
     }
 
     #[test]
