@@ -22,7 +22,9 @@
 //! and C4 shards are hundreds of MB, of which the projects read the start: unless the whole
 //! shard is already in the Hugging Face cache, only the needed part is fetched, with HTTP
 //! range requests (the parquet footer, then row group after row group; the gzip stream as
-//! far as it is read), and kept under `hf-partial/` in the data cache (see `range`).
+//! far as it is read), and kept under `hf-partial/` in the data cache (see `range`). A
+//! partial copy whose row group or gzip stream does not decode is deleted and fetched afresh
+//! once, and reading goes on; offline that is an error naming the copy.
 
 use super::cache::{safe_name, DataCache};
 use super::range::{RangeFile, RangeReader};
@@ -39,6 +41,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// One file of a dataset repo on the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +176,29 @@ pub fn c4_en_file(i: u32) -> HfFile {
         "allenai/c4",
         &format!("en/c4-train.{i:05}-of-01024.json.gz"),
     )
+}
+
+/// The row index that percent boundary `pct` of a split of `n_rows` rows stands for, as the
+/// `datasets` library computes it for a slice such as `train[:5%]` (default rounding
+/// `"closest"`): `int(round(pct * n_rows / 100))` with Python's `round` (halves go to the even
+/// neighbour); a negative `pct` counts from the end (`train[-5%:]`); the result is clamped to
+/// `0..=n_rows`. So `train[:5%]` is rows `0..split_percent_rows(n, 5.0)` and `train[10%:20%]`
+/// is `split_percent_rows(n, 10.0)..split_percent_rows(n, 20.0)`. `datasets` only accepts
+/// whole percents in `-100..=100`; fractions are rounded the same way here.
+///
+/// SST-2's train split (67,349 rows): `train[:5%]` is 3,367 rows (project 30); the first
+/// English Wikipedia dump `20231101.en` (6,407,814 rows): `train[:1%]` is 64,078 (project 39).
+///
+/// # Panics
+/// When `pct` is not finite or outside `-100..=100` (`datasets` raises an error there too).
+pub fn split_percent_rows(n_rows: usize, pct: f64) -> usize {
+    assert!(
+        pct.is_finite() && (-100.0..=100.0).contains(&pct),
+        "percent slice boundaries must be within -100..=100, got {pct}"
+    );
+    let b = (pct * n_rows as f64 / 100.0).round_ties_even();
+    let b = if b < 0.0 { n_rows as f64 + b } else { b };
+    (b.max(0.0) as usize).min(n_rows)
 }
 
 /// A hellaswag item.
@@ -332,13 +359,25 @@ fn row_group_span(rg: &RowGroupMetaData) -> (u64, u64) {
     (start.min(end), end)
 }
 
+/// True when two footers describe the same row groups (rows and byte spans).
+fn same_layout(a: &SerializedFileReader<File>, b: &SerializedFileReader<File>) -> bool {
+    let (a, b) = (a.metadata(), b.metadata());
+    a.num_row_groups() == b.num_row_groups()
+        && a.row_groups()
+            .iter()
+            .zip(b.row_groups())
+            .all(|(x, y)| x.num_rows() == y.num_rows() && row_group_span(x) == row_group_span(y))
+}
+
 /// True when `e` comes from the parquet decoder (a damaged file), not from our checks.
 fn is_parquet_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<ParquetError>())
 }
 
 /// Rows of a parquet file, read row group by row group (only the requested columns). On a
-/// partial copy (HTTP range requests), each row group's bytes are fetched just before it is read.
+/// partial copy (HTTP range requests), each row group's bytes are fetched just before it is
+/// read, and a row group that does not decode makes the copy be deleted and fetched afresh
+/// once (offline: an error that names the copy).
 pub struct ParquetRows {
     reader: SerializedFileReader<File>,
     range: Option<RangeFile>,
@@ -346,6 +385,7 @@ pub struct ParquetRows {
     next_group: usize,
     buf: VecDeque<Row>,
     failed: bool,
+    refetched: bool,
     source: String,
 }
 
@@ -373,6 +413,7 @@ impl ParquetRows {
             next_group: 0,
             buf: VecDeque::new(),
             failed: false,
+            refetched: false,
             source,
         })
     }
@@ -399,13 +440,37 @@ impl ParquetRows {
             Err(e) => {
                 let e =
                     anyhow!(e).context(format!("row group {i} of {} does not decode", self.source));
-                match &mut self.range {
-                    Some(rf) => {
-                        rf.discard();
-                        Err(e.context("the partial copy was deleted: run again to fetch it afresh"))
-                    }
-                    None => Err(e),
+                let Some(rf) = &mut self.range else {
+                    return Err(e);
+                };
+                if rf.offline() {
+                    return Err(rf.damaged_offline_error(e));
                 }
+                if self.refetched {
+                    return Err(e.context(format!(
+                        "{} is still unreadable after fetching it afresh",
+                        self.source
+                    )));
+                }
+                eprintln!(
+                    "{e:#}: deleting the partial copy at {} and fetching it again",
+                    rf.path().display()
+                );
+                rf.discard();
+                self.refetched = true;
+                let reader = open_parquet_footer(rf).with_context(|| {
+                    format!("fetching {} afresh after a damaged row group", self.source)
+                })?;
+                if !same_layout(&self.reader, &reader) {
+                    bail!(
+                        "{} changed on the server while it was being read (its row groups differ \
+                         from the ones read so far): run again",
+                        self.source
+                    );
+                }
+                // Row groups before `i` decoded from the old copy; the new one serves the rest.
+                self.reader = reader;
+                self.load(i)
             }
         }
     }
@@ -757,6 +822,9 @@ impl DataCache {
         let what = f.to_string();
         let mut rf = RangeFile::open(self, &rel, &url, &what)?;
         let reader = match open_parquet_footer(&mut rf) {
+            Err(e) if is_parquet_error(&e) && rf.offline() => {
+                return Err(rf.damaged_offline_error(e.context("its footer does not decode")))
+            }
             Err(e) if is_parquet_error(&e) => {
                 eprintln!("the cached footer of {what} does not decode ({e:#}): fetching it again");
                 rf.discard();
@@ -815,12 +883,17 @@ impl DataCache {
         self.wikipedia_articles_iter()?.take(n).collect()
     }
 
-    /// C4 English training documents in order, lazily, shard after shard.
+    /// C4 English training documents in order, lazily, shard after shard. A partial copy
+    /// that turns out damaged (the gzip or JSON lines do not decode) is deleted and fetched
+    /// afresh once, and reading goes on where it stopped; offline, that is an error naming it.
     pub fn c4_documents(&self) -> C4Docs {
         C4Docs {
             cache: self.clone(),
             shard: 0,
             docs: None,
+            fetch_failed: None,
+            pos: 0,
+            refetched: false,
             done: false,
         }
     }
@@ -834,23 +907,43 @@ impl DataCache {
     }
 
     /// The documents of one C4 shard: the whole file if it is in the Hugging Face cache,
-    /// else streamed from a partial copy that grows as it is read.
-    fn c4_shard(&self, i: u32) -> Result<JsonLines<Box<dyn BufRead + Send>>> {
+    /// else streamed from a partial copy that grows as it is read; then also the flag that
+    /// tells a failed fetch from a damaged copy (see [`RangeReader::fetch_failed_flag`]).
+    fn c4_shard(&self, i: u32) -> Result<(C4Stream, Option<Arc<AtomicBool>>)> {
         let f = c4_en_file(i);
         if let Some(p) = self.cached_hub_file(&f) {
-            return json_docs_from_file(&p);
+            return Ok((json_docs_from_file(&p)?, None));
         }
         let rel = partial_rel(&f);
         let rf = RangeFile::open(self, &rel, &f.url(&self.hf_endpoint), &f.to_string())?;
-        // Named with its partial copy, to delete by hand should it ever be damaged.
         let source = format!("{f} (partial copy at {})", self.path(&rel).display());
-        let gz = flate2::read::MultiGzDecoder::new(BufReader::new(RangeReader::new(rf)));
-        Ok(JsonLines::new(Box::new(BufReader::new(gz)), &source))
+        let reader = RangeReader::new(rf);
+        let flag = reader.fetch_failed_flag();
+        let gz = flate2::read::MultiGzDecoder::new(BufReader::new(reader));
+        Ok((
+            JsonLines::new(Box::new(BufReader::new(gz)), &source),
+            Some(flag),
+        ))
+    }
+}
+
+/// The documents of one C4 shard as they are decoded.
+type C4Stream = JsonLines<Box<dyn BufRead + Send>>;
+
+impl DataCache {
+    /// The hub's partial copy of `f` (nothing is fetched).
+    fn partial_copy(&self, f: &HfFile) -> Result<RangeFile> {
+        RangeFile::open(
+            self,
+            &partial_rel(f),
+            &f.url(&self.hf_endpoint),
+            &f.to_string(),
+        )
     }
 }
 
 /// `hf-partial/{repo}/{revision}/{path}` for a partial copy of `f`.
-fn partial_rel(f: &HfFile) -> PathBuf {
+pub(super) fn partial_rel(f: &HfFile) -> PathBuf {
     let mut rel = PathBuf::from("hf-partial");
     for part in f.repo.split('/') {
         rel.push(safe_name(part));
@@ -888,8 +981,56 @@ fn open_parquet_footer(rf: &mut RangeFile) -> Result<SerializedFileReader<File>>
 pub struct C4Docs {
     cache: DataCache,
     shard: u32,
-    docs: Option<JsonLines<Box<dyn BufRead + Send>>>,
+    docs: Option<C4Stream>,
+    /// Set while the shard is read from a partial copy: true once a fetch has failed.
+    fetch_failed: Option<Arc<AtomicBool>>,
+    /// Documents of the current shard handed out so far.
+    pos: usize,
+    /// Whether the current shard's partial copy has been fetched afresh already.
+    refetched: bool,
     done: bool,
+}
+
+impl C4Docs {
+    /// After the error `e` in the current shard: when it is a damaged partial copy (not a
+    /// failed fetch), delete it, fetch it afresh and skip the documents already handed out;
+    /// once per shard, and never offline.
+    fn recover(&mut self, e: anyhow::Error) -> Result<()> {
+        let Some(flag) = &self.fetch_failed else {
+            return Err(e); // a whole file of the Hugging Face cache
+        };
+        if flag.load(Ordering::SeqCst) {
+            return Err(e); // the network or offline mode, not damage
+        }
+        let f = c4_en_file(self.shard);
+        let mut rf = self.cache.partial_copy(&f)?;
+        if rf.offline() {
+            return Err(rf.damaged_offline_error(e));
+        }
+        if self.refetched {
+            return Err(e.context(format!("{f} is still unreadable after fetching it afresh")));
+        }
+        eprintln!(
+            "{e:#}: deleting the partial copy at {} and fetching it again",
+            rf.path().display()
+        );
+        rf.discard();
+        self.refetched = true;
+        let (mut docs, flag) = self.cache.c4_shard(self.shard)?;
+        for k in 0..self.pos {
+            match docs.next() {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.context(format!("re-reading {f} fetched afresh"))),
+                None => bail!(
+                    "{f} fetched afresh ends after {k} documents, but {} were read before",
+                    self.pos
+                ),
+            }
+        }
+        self.docs = Some(docs);
+        self.fetch_failed = flag;
+        Ok(())
+    }
 }
 
 impl Iterator for C4Docs {
@@ -902,7 +1043,12 @@ impl Iterator for C4Docs {
                     return None;
                 }
                 match self.cache.c4_shard(self.shard) {
-                    Ok(d) => self.docs = Some(d),
+                    Ok((d, flag)) => {
+                        self.docs = Some(d);
+                        self.fetch_failed = flag;
+                        self.pos = 0;
+                        self.refetched = false;
+                    }
                     Err(e) => {
                         self.done = true;
                         return Some(Err(e));
@@ -911,10 +1057,15 @@ impl Iterator for C4Docs {
             }
             match self.docs.as_mut().and_then(Iterator::next) {
                 Some(Err(e)) => {
-                    self.done = true;
-                    return Some(Err(e));
+                    if let Err(e) = self.recover(e) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
                 }
-                Some(ok) => return Some(ok),
+                Some(ok) => {
+                    self.pos += 1;
+                    return Some(ok);
+                }
                 None => {
                     self.docs = None;
                     self.shard += 1;

@@ -5,7 +5,8 @@
 //! - [`wikipedia`]: Wikipedia pages as plain text ([`wikipedia_text`]).
 //! - [`web`]: raw web pages and files ([`web_page`], [`web_bytes`]).
 //! - [`hf_datasets`]: wikitext, hellaswag, SST-2, rotten_tomatoes, English Wikipedia and
-//!   C4 from the files the Hugging Face hub serves (parquet, `json.gz`), as plain records.
+//!   C4 from the files the Hugging Face hub serves (parquet, `json.gz`), as plain records;
+//!   [`split_percent_rows`] turns a percent slice such as `train[:5%]` into a row count.
 //! - [`wordlists`]: the project's word lists (`assets/data/`) and downloaded ones.
 //!
 //! The free functions use [`DataCache::from_env`]; a [`DataCache`] value does the same
@@ -19,7 +20,9 @@
 //!   same error names the failed URL.
 //! - Downloads go to a temporary file, are checked against `Content-Length` and renamed into
 //!   place; a cached file whose length disagrees with its record is fetched again; a hub
-//!   parquet file that does not decode is deleted and fetched again once.
+//!   parquet file that does not decode is deleted and fetched again once, and so is a partial
+//!   copy of a big shard whose parquet row group or gzip stream does not decode (offline,
+//!   both are errors that name the file).
 //! - Pages that change (Wikipedia, web pages) are fetched once: the cached copy is the
 //!   snapshot every later run uses. Delete it to refresh.
 
@@ -39,7 +42,7 @@ mod testserver;
 
 pub use cache::DataCache;
 pub use gutenberg::{book_label, strip_gutenberg, BOOKS};
-pub use hf_datasets::{Article, C4Doc, HellaSwagItem, HfFile, LabeledText};
+pub use hf_datasets::{split_percent_rows, Article, C4Doc, HellaSwagItem, HfFile, LabeledText};
 pub use web::{WebPage, BROWSER_USER_AGENT};
 
 use anyhow::Result;

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What the local copy holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,6 +100,24 @@ impl RangeFile {
     /// The local file (sparse; only the ranges the sidecar records are real).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True when nothing may be fetched (`HF_HUB_OFFLINE` / `ML4LLM_OFFLINE`).
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
+    /// The error for a damaged partial copy found while offline: the copy is kept (what
+    /// reads of it still reads) and the message names it and says what to do.
+    pub fn damaged_offline_error(&self, e: anyhow::Error) -> anyhow::Error {
+        e.context(format!(
+            "the partial copy of {} at {} is damaged, and offline mode is on (HF_HUB_OFFLINE or \
+             ML4LLM_OFFLINE) so it was not fetched again: run once with network access (the \
+             damaged copy is then deleted and fetched afresh by itself), or delete it and its \
+             .range.json",
+            self.what,
+            self.path.display()
+        ))
     }
 
     /// The remote file's length, once anything was fetched.
@@ -321,6 +341,7 @@ pub(crate) struct RangeReader {
     file: Option<File>,
     pos: u64,
     chunk: u64,
+    fetch_failed: Arc<AtomicBool>,
 }
 
 impl RangeReader {
@@ -331,18 +352,29 @@ impl RangeReader {
             file: None,
             pos: 0,
             chunk: 1 << 20,
+            fetch_failed: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A flag that turns true when a fetch fails (network, offline): an error of whatever
+    /// decodes the bytes is then not a sign of a damaged copy.
+    pub fn fetch_failed_flag(&self) -> Arc<AtomicBool> {
+        self.fetch_failed.clone()
     }
 }
 
 impl Read for RangeReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let io = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+        let failed = self.fetch_failed.clone();
+        let io = move |e: anyhow::Error| {
+            failed.store(true, Ordering::SeqCst);
+            std::io::Error::other(format!("{e:#}"))
+        };
         if buf.is_empty() {
             return Ok(0);
         }
         if self.rf.total().is_none() {
-            self.rf.ensure_head(self.chunk).map_err(io)?;
+            self.rf.ensure_head(self.chunk).map_err(&io)?;
         }
         let total = self.rf.total().unwrap_or(0);
         if self.pos >= total {
@@ -351,7 +383,7 @@ impl Read for RangeReader {
         if self.rf.available_from(self.pos) <= self.pos {
             self.rf
                 .ensure_head((self.pos + self.chunk).min(total))
-                .map_err(io)?;
+                .map_err(&io)?;
             self.chunk = (self.chunk * 2).min(32 << 20);
         }
         let avail = self.rf.available_from(self.pos).saturating_sub(self.pos);

@@ -577,3 +577,179 @@ fn urls_and_generic_readers() {
         .to_string()
         .contains("not a readable parquet"));
 }
+
+#[test]
+fn split_percent_rows_rounds_like_datasets() {
+    // Project 30: SST-2 train has 67,349 rows; train[:5%] = 3,367.45 -> 3,367 rows.
+    assert_eq!(split_percent_rows(67_349, 5.0), 3_367);
+    // Project 39: English Wikipedia 20231101.en, 6,407,814 rows; train[:1%] = 64,078.
+    assert_eq!(split_percent_rows(6_407_814, 1.0), 64_078);
+    // Python's round: exact halves go to the even neighbour.
+    assert_eq!(split_percent_rows(10, 25.0), 2); // 2.5
+    assert_eq!(split_percent_rows(10, 35.0), 4); // 3.5
+    assert_eq!(split_percent_rows(50, 5.0), 2); // 2.5
+    assert_eq!(split_percent_rows(30, 5.0), 2); // 1.5
+    assert_eq!(split_percent_rows(1_000, 33.0), 330);
+    assert_eq!(split_percent_rows(7, 50.0), 4); // 3.5
+                                                // Ends, and negative boundaries counted from the end (train[-5%:]).
+    assert_eq!(split_percent_rows(0, 5.0), 0);
+    assert_eq!(split_percent_rows(67_349, 100.0), 67_349);
+    assert_eq!(split_percent_rows(67_349, 0.0), 0);
+    assert_eq!(split_percent_rows(100, -5.0), 95);
+    assert_eq!(split_percent_rows(10, -25.0), 8); // round(-2.5) = -2
+    assert_eq!(split_percent_rows(10, -100.0), 0);
+}
+
+#[test]
+#[should_panic(expected = "within -100..=100")]
+fn split_percent_rows_rejects_more_than_100() {
+    split_percent_rows(10, 101.0);
+}
+
+/// The partial copy of `f` in `c`, and what its sidecar says is there (`head`).
+fn partial_copy(c: &DataCache, f: &HfFile) -> (PathBuf, u64) {
+    let p = c.path(partial_rel(f));
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{}.range.json", p.display())).unwrap())
+            .unwrap();
+    (p, meta["head"].as_u64().unwrap())
+}
+
+/// Overwrite `[from, to)` of `path` with zeros.
+fn damage(path: &Path, from: u64, to: u64) {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(from)).unwrap();
+    f.write_all(&vec![0u8; (to - from) as usize]).unwrap();
+}
+
+#[test]
+fn a_damaged_c4_partial_copy_is_fetched_afresh() {
+    let lines = c4_lines(0, 300, 12_000);
+    let want: Vec<String> = lines
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // Stored (uncompressed) deflate blocks: zeros written over them are a NUL in a JSON
+    // line or a bad block header, which the reader sees at once. (In Huffman-coded data a
+    // damaged stretch can decode to plausible letters; gzip's checksum only comes at the end.)
+    let s0 = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        e.write_all(&lines).unwrap();
+        e.finish().unwrap()
+    };
+    let f = c4_en_file(0);
+    let route = format!("/datasets/allenai/c4/resolve/main/{}", f.path);
+    let srv = TestServer::start(vec![Route::ok(&route, s0.clone()).ranges()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = DataCache::isolated(tmp.path());
+    c.hf_endpoint = srv.base.clone();
+
+    assert_eq!(c.c4_texts(3).unwrap(), want[..3]);
+    let (path, head) = partial_copy(&c, &f);
+    assert!(head > 500_000, "{head} bytes fetched");
+    damage(&path, 400_000, 404_000);
+
+    // Offline: a clear error naming the copy, which is kept.
+    c.offline = true;
+    assert_eq!(
+        c.c4_texts(3).unwrap(),
+        want[..3],
+        "the intact start still reads"
+    );
+    let e = format!("{:#}", c.c4_texts(100).unwrap_err());
+    assert!(
+        e.contains("damaged") && e.contains("offline") && e.contains(&path.display().to_string()),
+        "{e}"
+    );
+    assert!(path.exists());
+
+    // Online: deleted, fetched afresh, and the documents come out right.
+    c.offline = false;
+    let sent = srv.bytes_sent(&route);
+    assert_eq!(c.c4_texts(100).unwrap(), want[..100]);
+    assert!(srv.bytes_sent(&route) > sent + 400_000, "fetched afresh");
+    let (path, head) = partial_copy(&c, &f);
+    let local = std::fs::read(&path).unwrap();
+    assert!(head > 404_000);
+    assert_eq!(
+        local[..head as usize],
+        s0[..head as usize],
+        "the cache holds the good copy"
+    );
+}
+
+#[test]
+fn a_damaged_row_group_in_a_partial_parquet_copy_is_fetched_afresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shard = tmp.path().join("shard.parquet");
+    write_wikipedia(&shard);
+    let bytes = std::fs::read(&shard).unwrap();
+    let want = articles_from_file(&shard, 12).unwrap();
+    let f = wikipedia_en_file();
+    let route = format!("/datasets/{}/resolve/main/{}", f.repo, f.path);
+    let srv = TestServer::start(vec![Route::ok(&route, bytes.clone()).ranges()]);
+    let mut c = DataCache::isolated(tmp.path().join("cache"));
+    c.hf_endpoint = srv.base.clone();
+
+    assert_eq!(c.wikipedia_articles(7).unwrap(), want[..7]);
+    // Damage row group 1 (rows 5..10) in the partial copy.
+    let rg1 = {
+        use parquet::file::reader::FileReader;
+        let r = parquet::file::serialized_reader::SerializedFileReader::new(
+            std::fs::File::open(&shard).unwrap(),
+        )
+        .unwrap();
+        let cols = r.metadata().row_group(1).columns().to_vec();
+        let start = cols.iter().map(|c| c.byte_range().0).min().unwrap();
+        let end = cols
+            .iter()
+            .map(|c| c.byte_range().0 + c.byte_range().1)
+            .max()
+            .unwrap();
+        (start, end)
+    };
+    let (path, head) = partial_copy(&c, &f);
+    assert!(head >= rg1.1);
+    damage(&path, rg1.0, rg1.1);
+
+    c.offline = true;
+    assert_eq!(
+        c.wikipedia_articles(5).unwrap(),
+        want[..5],
+        "row group 0 still reads"
+    );
+    let e = format!("{:#}", c.wikipedia_articles(7).unwrap_err());
+    assert!(
+        e.contains("damaged") && e.contains("offline") && e.contains(&path.display().to_string()),
+        "{e}"
+    );
+    assert!(path.exists());
+
+    c.offline = false;
+    assert_eq!(c.wikipedia_articles(12).unwrap(), want);
+    let (path, head) = partial_copy(&c, &f);
+    assert!(head >= rg1.1);
+    let local = std::fs::read(&path).unwrap();
+    assert_eq!(
+        local[..head as usize],
+        bytes[..head as usize],
+        "the cache holds the good copy"
+    );
+    let total = bytes.len();
+    assert_eq!(local[total - 1_000..], bytes[total - 1_000..]);
+
+    // A damaged footer: offline an error, online fetched again.
+    damage(&path, total as u64 - 4, total as u64);
+    c.offline = true;
+    let e = format!("{:#}", c.wikipedia_articles(3).unwrap_err());
+    assert!(e.contains("damaged") && e.contains("footer"), "{e}");
+    c.offline = false;
+    assert_eq!(c.wikipedia_articles(3).unwrap(), want[..3]);
+}

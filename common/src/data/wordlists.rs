@@ -12,6 +12,10 @@ pub const WORDS_3CAT_18: &str = "words_3cat_18.tsv";
 /// 34 words in 3 categories (space 10, home 13, fruit 11), in the order of projects 25 and 38.
 pub const WORDS_3CAT_34: &str = "words_3cat_34.tsv";
 
+/// Project 46's 54 sentences with the object pronoun "him" exactly once (and no "her"); the
+/// "her" half is not stored but derived by [`him_her_sentences`].
+pub const HIM_SENTENCES: &str = "him_sentences.txt";
+
 /// Project 44's verb list (github david47k/top-english-wordlists).
 pub const TOP_ENGLISH_VERBS: &str = "top_english_verbs_lower_10000.txt";
 /// Project 44's noun list (github david47k/top-english-wordlists).
@@ -66,6 +70,64 @@ pub fn asset_words(name: &str) -> Result<Vec<String>> {
 /// A labelled word list of `assets/data/` (e.g. [`WORDS_3CAT_34`]).
 pub fn asset_labeled_words(name: &str) -> Result<Vec<(String, String)>> {
     read_labeled_words(&data_asset(name))
+}
+
+/// How many times `word` occurs in `text` as a whole word (a maximal run of letters and
+/// digits), ignoring case: `whole_word_count("Him, him and himself", "him") == 2`.
+pub fn whole_word_count(text: &str, word: &str) -> usize {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.to_lowercase() == word.to_lowercase())
+        .count()
+}
+
+/// `text` with every whole-word, lower-case `from` replaced by `to` (`himself` is kept).
+fn replace_whole_word(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word_start: Option<usize> = None;
+    let flush = |out: &mut String, w: &str| out.push_str(if w == from { to } else { w });
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            word_start.get_or_insert(i);
+        } else {
+            if let Some(s) = word_start.take() {
+                flush(&mut out, &text[s..i]);
+            }
+            out.push(c);
+        }
+    }
+    if let Some(s) = word_start {
+        flush(&mut out, &text[s..]);
+    }
+    out
+}
+
+/// The "him"/"her" sentence pairs of `him`: the sentences as given, then each with its
+/// "him" replaced by "her", nothing else changed. Every sentence must hold exactly one
+/// whole-word "him" (lower case) and no "her", in any case, so that the swap is well defined
+/// and each sentence has a single target word; `source` names the list in errors.
+pub fn him_her_pairs(him: &[String], source: &str) -> Result<Vec<String>> {
+    for (i, s) in him.iter().enumerate() {
+        let n_him = whole_word_count(s, "him");
+        let n_lower = s
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| *w == "him")
+            .count();
+        if n_him != 1 || n_lower != 1 || whole_word_count(s, "her") != 0 {
+            bail!(
+                "{source}, sentence {i}: {s:?} should contain the word \"him\" (lower case) \
+                 exactly once and no \"her\""
+            );
+        }
+    }
+    let her = him.iter().map(|s| replace_whole_word(s, "him", "her"));
+    Ok(him.iter().cloned().chain(her).collect())
+}
+
+/// Project 46's 108 sentences: the 54 "him" sentences of [`HIM_SENTENCES`] (indices 0–53),
+/// then the same 54 in the same order with "him" replaced by "her" (54–107).
+pub fn him_her_sentences() -> Result<Vec<String>> {
+    let path = data_asset(HIM_SENTENCES);
+    him_her_pairs(&read_word_list(&path)?, &path.display().to_string())
 }
 
 /// `text.split("\n")` as Python does it: a trailing newline gives a final empty entry and
@@ -123,6 +185,50 @@ mod tests {
         // Categories are contiguous, in the order space, home, fruit.
         let labels: Vec<&str> = w34.iter().map(|(_, l)| l.as_str()).collect();
         assert!(labels.windows(2).filter(|w| w[0] != w[1]).count() == 2);
+    }
+
+    #[test]
+    fn him_her_sentences_follow_the_p46_rules() {
+        let all = him_her_sentences().unwrap();
+        assert_eq!(all.len(), 108);
+        let (him, her) = all.split_at(54);
+        for (i, s) in him.iter().enumerate() {
+            assert_eq!(whole_word_count(s, "him"), 1, "sentence {i}: {s}");
+            assert_eq!(whole_word_count(s, "her"), 0, "sentence {i}: {s}");
+            assert_eq!(her[i], s.replace(" him", " her"), "sentence {}", i + 54);
+            assert_eq!(whole_word_count(&her[i], "her"), 1);
+            assert_eq!(whole_word_count(&her[i], "him"), 0);
+        }
+        let distinct: std::collections::HashSet<&String> = all.iter().collect();
+        assert_eq!(distinct.len(), 108, "duplicate sentences");
+    }
+
+    #[test]
+    fn him_her_swap_is_whole_word_and_checked() {
+        assert_eq!(whole_word_count("Him, him and himself.", "him"), 2);
+        assert_eq!(
+            replace_whole_word("Give him himself, him.", "him", "her"),
+            "Give her himself, her."
+        );
+        let ok = vec!["They congratulated him on his success.".to_string()];
+        assert_eq!(
+            him_her_pairs(&ok, "t").unwrap(),
+            vec![
+                "They congratulated him on his success.",
+                "They congratulated her on his success."
+            ]
+        );
+        for bad in [
+            "No pronoun here.",
+            "I saw him and him.",
+            "I told her about him.",
+            "Him again.",
+        ] {
+            let e = him_her_pairs(&[bad.to_string()], "list.txt")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("list.txt, sentence 0"), "{e}");
+        }
     }
 
     #[test]
