@@ -53,6 +53,29 @@ fn data_samples(p: &Panel, xa: &Axis, ya: &Axis) -> Vec<(f64, f64)> {
     out
 }
 
+/// A data-free copy of `s` (only what its legend handle needs) with alpha 1.
+fn opaque_handle(s: &Series) -> Series {
+    let solid = |style: &super::Style| super::Style {
+        alpha: 1.0,
+        ..style.clone()
+    };
+    match s {
+        Series::Line { style, .. } => Series::line(vec![], vec![], solid(style)),
+        Series::HLine { style, y } => Series::hline(*y, solid(style)),
+        Series::VLine { style, x } => Series::vline(*x, solid(style)),
+        Series::Scatter {
+            style, color_by, ..
+        } => Series::Scatter {
+            x: vec![],
+            y: vec![],
+            style: solid(style),
+            color_by: color_by.as_ref().map(|(_, cmap)| (vec![], *cmap)),
+        },
+        Series::ErrorBars { style, .. } => Series::error_bars(vec![], vec![], vec![], solid(style)),
+        other => other.clone(),
+    }
+}
+
 pub(super) fn draw_legend(
     cv: &Canvas,
     p: &Panel,
@@ -134,6 +157,13 @@ pub(super) fn draw_legend(
             x1: f64::MAX / 4.0,
             y1: f64::MAX / 4.0,
         };
+        let opaque;
+        let s: &Series = if p.legend_opaque {
+            opaque = opaque_handle(s);
+            &opaque
+        } else {
+            s
+        };
         match s {
             Series::Line { style, .. } | Series::HLine { style, .. } => {
                 draw_line(cv, &line, style, everywhere)?;
@@ -162,10 +192,19 @@ pub(super) fn draw_legend(
                 draw_line(cv, &line, style, everywhere)?;
                 draw_markers(cv, &[Some(mid)], style, None, everywhere)?;
             }
-            Series::Bars { colors, .. } => {
+            Series::Bars { colors, edge, .. } => {
                 let color = colors.first().copied().unwrap_or(super::cycle_color(0));
                 let half = 0.35 * size;
                 cv.fill_rect(hx0, cy - half, hx1, cy + half, rgba(color, 1.0))?;
+                if let Some(ec) = edge {
+                    let r = [
+                        (hx0, cy - half),
+                        (hx1, cy - half),
+                        (hx1, cy + half),
+                        (hx0, cy + half),
+                    ];
+                    cv.closed_outline(&r, rgba(*ec, 1.0))?;
+                }
             }
             Series::Text { .. } => {}
         }

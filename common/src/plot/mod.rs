@@ -235,6 +235,10 @@ pub enum Series {
         width: f64,
         colors: Vec<Rgb>,
         label: Option<String>,
+        /// Outline colour of every bar (matplotlib's `edgecolor`), none by default. Unlike
+        /// [`bar_edges`] it also works on a log y axis: each bar's outline is clipped to
+        /// the plot area like its fill.
+        edge: Option<Rgb>,
     },
     /// Vertical error bars `y ± err` with caps, plus line/markers per `style`.
     ErrorBars {
@@ -303,6 +307,7 @@ impl Series {
             width,
             colors,
             label: None,
+            edge: None,
         }
     }
 
@@ -325,6 +330,7 @@ impl Series {
             },
             colors: vec![color],
             label: None,
+            edge: None,
         }
     }
 
@@ -364,6 +370,15 @@ impl Series {
             | Series::VLine { style, .. } => style.label = Some(s.to_string()),
             Series::Bars { label, .. } => *label = Some(s.to_string()),
             Series::Text { .. } => {}
+        }
+        self
+    }
+
+    /// Outlines every bar of a `Bars` series (histograms included) in `color`; other
+    /// kinds are returned unchanged.
+    pub fn with_edge(mut self, color: Rgb) -> Self {
+        if let Series::Bars { edge, .. } = &mut self {
+            *edge = Some(color);
         }
         self
     }
@@ -562,6 +577,9 @@ pub struct Panel {
     pub legend: bool,
     /// Legend position.
     pub legend_pos: LegendPos,
+    /// Legend handles drawn fully opaque whatever the series' alpha (matplotlib:
+    /// `for h in legend.legend_handles: h.set_alpha(1)`).
+    pub legend_opaque: bool,
     /// No spines, ticks or axis labels (only the title), e.g. for network drawings.
     pub hide_axes: bool,
 }
@@ -658,6 +676,12 @@ impl Panel {
     pub fn legend_at(mut self, pos: LegendPos) -> Self {
         self.legend = true;
         self.legend_pos = pos;
+        self
+    }
+
+    /// Draws the legend's handles fully opaque, even for translucent series.
+    pub fn legend_opaque(mut self) -> Self {
+        self.legend_opaque = true;
         self
     }
 
@@ -887,7 +911,8 @@ impl Figure {
     /// `panel,series,kind,x,y,extra`, one row per point: `extra` is the error for error
     /// bars, the colour value for colour-by scatters and empty otherwise; `hline` rows
     /// leave x empty, `vline` rows leave y empty; heatmap cells are `kind=heatmap` with
-    /// `x`=column, `y`=row, `extra`=value. Text annotations are not written.
+    /// `x`=column, `y`=row, `extra`=value; text annotations are `kind=text` rows with
+    /// their anchor in `x`, `y` and the text in `extra`.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         self.validate()?;
         create_parent(path)?;
@@ -930,7 +955,7 @@ impl Figure {
                     }
                     Series::HLine { y, .. } => row(String::new(), num(*y), String::new())?,
                     Series::VLine { x, .. } => row(num(*x), String::new(), String::new())?,
-                    Series::Text { .. } => {}
+                    Series::Text { x, y, text, .. } => row(num(*x), num(*y), text.clone())?,
                 }
             }
             if let Some(h) = &p.heatmap {

@@ -826,6 +826,7 @@ fn draw_series(cv: &Canvas, s: &Series, xa: &Axis, ya: &Axis, plot: Rect) -> Res
             heights,
             width,
             colors,
+            edge,
             ..
         } => {
             for (i, (xi, hi)) in x.iter().zip(heights).enumerate() {
@@ -845,6 +846,22 @@ fn draw_series(cv: &Canvas, s: &Series, xa: &Axis, ya: &Axis, plot: Rect) -> Res
                 let (x0, x1) = (l.min(r).max(plot.x0), l.max(r).min(plot.x1));
                 let (y0, y1) = (top.min(base).max(plot.y0), top.max(base).min(plot.y1));
                 cv.fill_rect(x0, y0, x1, y1, rgba(color, 1.0))?;
+                if let Some(ec) = edge {
+                    // The four sides, each clipped to the plot area (a base below a log
+                    // axis is not drawn).
+                    let (xl, xr, yt, yb) = (l.min(r), l.max(r), top.min(base), top.max(base));
+                    let sides = [
+                        [(xl, yt), (xl, yb)],
+                        [(xr, yt), (xr, yb)],
+                        [(xl, yt), (xr, yt)],
+                        [(xl, yb), (xr, yb)],
+                    ];
+                    for [a, b] in sides {
+                        if let Some((a, b)) = clip_segment(a, b, plot) {
+                            cv.path(&[a, b], rgba(*ec, 1.0), 1)?;
+                        }
+                    }
+                }
             }
             Ok(())
         }

@@ -233,11 +233,100 @@ fn renders_full_figure_and_csv() {
     let text = std::fs::read_to_string(&csv_path).expect("read csv");
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("panel,series,kind,x,y,extra"));
-    // p1: 40 + 40 + 3 + 3 + 1 + 1 (text not written); p2: 8 + 2; p3: 48 cells; p4: 40
-    assert_eq!(lines.count(), 88 + 10 + 48 + 40);
+    // p1: 40 + 40 + 3 + 3 + 1 + 1 + 1 text; p2: 8 + 2; p3: 48 cells; p4: 40
+    assert_eq!(lines.count(), 89 + 10 + 48 + 40);
+    // The text annotation (unlabelled, 7th series): anchor in x, y and the text in extra.
+    assert!(text.contains("\"lines, markers, error bars\",series6,text,8,0.8,note\n"));
     assert!(text.contains("\"lines, markers, error bars\",errors,errorbar,5,0.4,0.3"));
     assert!(text.contains("heatmap,r·c − 10,heatmap,7,5,25"));
     assert!(text.contains("bars and histogram (log y),series0,bar,"));
+}
+
+#[test]
+fn text_annotations_are_csv_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fig = Figure::new(4.0, 3.0).panel(
+        Panel::new("labels")
+            .add(Series::line(
+                vec![0.0, 1.0],
+                vec![0.0, 1.0],
+                Style::line((0, 0, 0)),
+            ))
+            .add(Series::text(0.5, 0.25, "E", 12, (255, 0, 0)))
+            .add(Series::text(2.0, -1.5, "a, \"b\"", 12, (0, 0, 255))),
+    );
+    let path = dir.path().join("text.csv");
+    fig.write_csv(&path).expect("csv");
+    let mut r = csv::Reader::from_path(&path).expect("read csv");
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.expect("row").iter().map(String::from).collect())
+        .collect();
+    let texts: Vec<&[String]> = rows
+        .iter()
+        .filter(|r| r[2] == "text")
+        .map(|r| &r[1..])
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[0], ["series1", "text", "0.5", "0.25", "E"]);
+    // Commas and quotes survive CSV quoting.
+    assert_eq!(texts[1], ["series2", "text", "2", "-1.5", "a, \"b\""]);
+}
+
+#[test]
+fn bar_edges_and_opaque_legend_render() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let values: Vec<f64> = (0..500).map(|i| f64::from((i * 37) % 97).powi(2)).collect();
+    let fig = |edge: bool, opaque: bool| {
+        let s = Series::histogram(&values, Bins::Count(12), (173, 216, 230)).with_label("h");
+        let s = if edge {
+            s.with_edge((128, 128, 128))
+        } else {
+            s
+        };
+        let p = Panel::new("log histogram")
+            .log_y()
+            .add(s)
+            .add(Series::scatter(
+                vec![100.0, 4000.0],
+                vec![3.0, 5.0],
+                Style::markers((255, 0, 0), Marker::Circle)
+                    .size(6)
+                    .alpha(0.2)
+                    .label("faint"),
+            ))
+            .legend();
+        let p = if opaque { p.legend_opaque() } else { p };
+        Figure::new(4.0, 3.0).panel(p)
+    };
+    let png = |name: &str, f: Figure| {
+        let path = dir.path().join(name);
+        f.save_png(&path).expect("render");
+        image::open(&path).expect("png").to_rgb8()
+    };
+    let count = |img: &image::RgbImage, c: [u8; 3]| img.pixels().filter(|p| p.0 == c).count();
+    let (edged, plain) = (
+        png("e.png", fig(true, true)),
+        png("p.png", fig(false, false)),
+    );
+    assert!(
+        count(&edged, [128, 128, 128]) > count(&plain, [128, 128, 128]) + 50,
+        "edges not drawn"
+    );
+    // Only the opaque legend handle has pure red pixels; alpha-0.2 markers never do.
+    assert!(count(&edged, [255, 0, 0]) > 0);
+    assert_eq!(count(&plain, [255, 0, 0]), 0);
+    // Edges are styling only: the CSV is the same.
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    fig(true, true).write_csv(&a).expect("csv");
+    fig(false, false).write_csv(&b).expect("csv");
+    assert_eq!(
+        std::fs::read_to_string(a).expect("a"),
+        std::fs::read_to_string(b).expect("b")
+    );
+    let line = Series::hline(1.0, Style::default()).with_edge((0, 0, 0));
+    assert_eq!(line.kind(), "hline");
 }
 
 #[test]

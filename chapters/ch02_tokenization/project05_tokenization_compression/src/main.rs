@@ -12,8 +12,9 @@
 //!   tokens/characters is higher (≈30–50 %). tokens/bytes ≤ tokens/chars, equal for pure
 //!   ASCII; non-ASCII pages show a gap. Bot-challenge pages and redirects give tiny bodies.
 //! - Always tokens ≤ bytes: every byte-level BPE token covers at least one byte.
-//! - For scale, the last table puts real compressors beside the tokenizer. 100·tokens/bytes
-//!   looks as small as gzip's or bzip2's output (≈25–40 % of a whole book's bytes), but a
+//! - For scale, the last table puts real compressors (gzip, zlib, bzip2, xz, at Python's
+//!   one-call defaults) beside the tokenizer. 100·tokens/bytes looks as small as their
+//!   output (≈25–40 % of a whole book's bytes), but a
 //!   token is an id of 16 bits: stored as ids, the text takes twice that percentage.
 //!   BPE compresses modestly; its point is a fixed vocabulary a model can learn.
 //!
@@ -259,13 +260,69 @@ fn part2_websites(tok: &Tokenizer, pages: &[Page], out: &mut Output) -> Result<(
     Ok(())
 }
 
-/// Compressed size of `bytes` with gzip and bzip2 at level 9 (Python's defaults).
-fn compressed_sizes(bytes: &[u8]) -> Result<(usize, usize)> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(bytes)?;
-    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-    bz.write_all(bytes)?;
-    Ok((gz.finish()?.len(), bz.finish()?.len()))
+/// The real compressors of the "for scale" table, in its column order.
+const CODECS: [Codec; 4] = [Codec::Gzip, Codec::Zlib, Codec::Bzip2, Codec::Xz];
+
+/// A general-purpose compressor, at the setting of Python's one-call default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    /// `gzip.compress`: DEFLATE in a gzip wrapper, level 9.
+    Gzip,
+    /// `zlib.compress(data, 9)`: DEFLATE in a zlib wrapper, level 9 (zlib's own default
+    /// is 6; level 9 matches gzip's).
+    Zlib,
+    /// `bz2.compress`: level 9.
+    Bzip2,
+    /// `lzma.compress`: the .xz format at preset 6, Python's default (9 would be `xz -9`).
+    Xz,
+}
+
+/// xz preset: Python's `lzma.compress` default.
+const XZ_PRESET: u32 = 6;
+
+impl Codec {
+    fn name(self) -> &'static str {
+        match self {
+            Codec::Gzip => "gzip",
+            Codec::Zlib => "zlib",
+            Codec::Bzip2 => "bzip2",
+            Codec::Xz => "xz",
+        }
+    }
+
+    fn compress(self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let best = flate2::Compression::best();
+        Ok(match self {
+            Codec::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), best);
+                e.write_all(bytes)?;
+                e.finish()?
+            }
+            Codec::Zlib => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), best);
+                e.write_all(bytes)?;
+                e.finish()?
+            }
+            Codec::Bzip2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+                e.write_all(bytes)?;
+                e.finish()?
+            }
+            Codec::Xz => {
+                let mut e = xz2::write::XzEncoder::new(Vec::new(), XZ_PRESET);
+                e.write_all(bytes)?;
+                e.finish()?
+            }
+        })
+    }
+}
+
+/// Compressed size of `bytes` with each of [`CODECS`], in that order.
+fn compressed_sizes(bytes: &[u8]) -> Result<Vec<usize>> {
+    CODECS
+        .iter()
+        .map(|c| Ok(c.compress(bytes)?.len()))
+        .collect()
 }
 
 /// For scale: tokens beside real compressors, all as a percentage of the UTF-8 bytes.
@@ -276,10 +333,14 @@ fn compressors_for_scale(
     out: &mut Output,
 ) -> Result<()> {
     out.say("\n## For scale: tokens vs real compressors (% of UTF-8 bytes)");
-    out.say(format!(
-        "{:<16} | {:>11} | {:>7} | {:>9} | {:>7} | {:>7}",
-        "Text", "Bytes", "tokens", "ids (2 B)", "gzip", "bzip2"
-    ));
+    let mut head = format!(
+        "{:<16} | {:>11} | {:>7} | {:>9}",
+        "Text", "Bytes", "tokens", "ids (2 B)"
+    );
+    for c in CODECS {
+        head += &format!(" | {:>7}", c.name());
+    }
+    out.say(head);
     let mut rows = Vec::new();
     let texts = books
         .iter()
@@ -288,29 +349,26 @@ fn compressors_for_scale(
     for (name, text) in texts {
         let bytes = text.len();
         let tokens = tok.encode(text)?.len();
-        let (gz, bz) = compressed_sizes(text.as_bytes())?;
-        out.say(format!(
-            "{:<16} | {:>11} | {:>6.1}% | {:>8.1}% | {:>6.1}% | {:>6.1}%",
+        let sizes = compressed_sizes(text.as_bytes())?;
+        let mut line = format!(
+            "{:<16} | {:>11} | {:>6.1}% | {:>8.1}%",
             name,
             thousands(bytes as i64),
             percent(tokens, bytes),
             percent(2 * tokens, bytes),
-            percent(gz, bytes),
-            percent(bz, bytes)
-        ));
-        rows.push(vec![
-            name.to_string(),
-            bytes.to_string(),
-            tokens.to_string(),
-            gz.to_string(),
-            bz.to_string(),
-        ]);
+        );
+        let mut row = vec![name.to_string(), bytes.to_string(), tokens.to_string()];
+        for n in &sizes {
+            line += &format!(" | {:>6.1}%", percent(*n, bytes));
+            row.push(n.to_string());
+        }
+        out.say(line);
+        rows.push(row);
     }
-    out.table(
-        "ch2_proj5_compressors",
-        &["text", "bytes", "tokens", "gzip_bytes", "bzip2_bytes"],
-        &rows,
-    )?;
+    let mut header = vec!["text".to_string(), "bytes".into(), "tokens".into()];
+    header.extend(CODECS.map(|c| format!("{}_bytes", c.name())));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    out.table("ch2_proj5_compressors", &header, &rows)?;
     Ok(())
 }
 
@@ -369,9 +427,33 @@ mod tests {
 
     #[test]
     fn compressors_round_trip_sizes() {
-        let text = "the same words again and again ".repeat(200);
-        let (gz, bz) = compressed_sizes(text.as_bytes()).unwrap();
-        assert!(gz < text.len() / 10 && bz < text.len() / 10, "{gz} {bz}");
+        use std::io::Read;
+        let text = "the same words again and again ".repeat(200) + "— ünïcödé ✓";
+        let sizes = compressed_sizes(text.as_bytes()).unwrap();
+        assert_eq!(sizes.len(), 4);
+        for (c, n) in CODECS.iter().zip(&sizes) {
+            assert!(*n > 0 && *n < text.len() / 10, "{c:?}: {n}");
+            let packed = c.compress(text.as_bytes()).unwrap();
+            assert_eq!(packed.len(), *n);
+            let mut back = Vec::new();
+            let read = match c {
+                Codec::Gzip => flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut back),
+                Codec::Zlib => flate2::read::ZlibDecoder::new(&packed[..]).read_to_end(&mut back),
+                Codec::Bzip2 => bzip2::read::BzDecoder::new(&packed[..]).read_to_end(&mut back),
+                Codec::Xz => xz2::read::XzDecoder::new(&packed[..]).read_to_end(&mut back),
+            };
+            read.unwrap();
+            assert_eq!(back, text.as_bytes(), "{c:?} round trip");
+        }
+        // Container overheads: gzip's header/trailer is 18 bytes, zlib's 6, around the
+        // same DEFLATE stream.
+        assert_eq!(sizes[0], sizes[1] + 12);
+        // The wrappers' magic bytes.
+        let magic = |c: Codec| c.compress(b"x").unwrap();
+        assert_eq!(magic(Codec::Gzip)[..2], [0x1f, 0x8b]);
+        assert_eq!(magic(Codec::Zlib)[0], 0x78);
+        assert_eq!(magic(Codec::Bzip2)[..3], *b"BZh");
+        assert_eq!(magic(Codec::Xz)[..6], [0xfd, b'7', b'z', b'X', b'Z', 0]);
     }
 
     /// A one-shot HTTP server on 127.0.0.1: `/old` redirects to `/forbidden`, which

@@ -67,7 +67,25 @@ fn quick_run_tables_books_and_pages() {
     let (header, rows) = read_csv(&run.file("ch2_proj5_compressors.csv")).unwrap();
     assert_eq!(
         header,
-        ["text", "bytes", "tokens", "gzip_bytes", "bzip2_bytes"]
+        [
+            "text",
+            "bytes",
+            "tokens",
+            "gzip_bytes",
+            "zlib_bytes",
+            "bzip2_bytes",
+            "xz_bytes"
+        ]
     );
     assert_eq!(rows.len(), 6);
+    for r in &rows {
+        let n: Vec<usize> = r[1..].iter().map(|x| x.parse().unwrap()).collect();
+        // Every compressor wrote something; zlib = gzip minus 12 bytes of wrapper.
+        assert!(n[2..].iter().all(|&c| c > 0), "{r:?}");
+        assert_eq!(n[2], n[3] + 12, "{r:?}");
+    }
+    assert!(
+        s.contains("ids (2 B) |    gzip |    zlib |   bzip2 |      xz"),
+        "{s}"
+    );
 }

@@ -61,6 +61,7 @@ fn quick_run_counts_eight_languages() {
     let series = figure_series(&run.file("ch2_proj6_part2.csv")).unwrap();
     let mut panels: Vec<&str> = series.keys().map(|(p, _)| p.as_str()).collect();
     panels.sort();
+    panels.dedup();
     assert_eq!(
         panels,
         [
@@ -69,9 +70,36 @@ fn quick_run_counts_eight_languages() {
             "C) Byte vs. token counts"
         ]
     );
-    for pts in series.values() {
+    let identity: Vec<_> = series
+        .iter()
+        .filter(|((_, s), _)| s == "identity")
+        .collect();
+    assert_eq!(identity.len(), 3);
+    for (_, pts) in identity {
         assert_eq!(pts.last().map(|p| p.1), Some(1.1 * 553.0));
     }
+    // Each panel has the eight languages as text points (their initials), at their counts.
+    let (header, rows) = read_csv(&run.file("ch2_proj6_part2.csv")).unwrap();
+    assert_eq!(header, ["panel", "series", "kind", "x", "y", "extra"]);
+    let text_rows = |panel: &str| -> Vec<(f64, f64, String)> {
+        rows.iter()
+            .filter(|r| r[0] == panel && r[2] == "text")
+            .map(|r| (r[3].parse().unwrap(), r[4].parse().unwrap(), r[5].clone()))
+            .collect()
+    };
+    let initials = ["E", "S", "A", "P", "L", "C", "T", "H"];
+    for panel in &panels {
+        let pts = text_rows(panel);
+        assert_eq!(pts.len(), 8, "{panel}: {pts:?}");
+        let letters: Vec<&str> = pts.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(letters, initials, "{panel}");
+    }
+    // Tamil (7th): 199 chars, 553 bytes, 553 tokens.
+    assert_eq!(text_rows(panels[0])[6], (199.0, 553.0, "T".to_string()));
+    assert_eq!(text_rows(panels[1])[6], (199.0, 553.0, "T".to_string()));
+    assert_eq!(text_rows(panels[2])[6], (553.0, 553.0, "T".to_string()));
+    // English (1st): 157 chars = 157 bytes, 34 tokens.
+    assert_eq!(text_rows(panels[2])[0], (157.0, 34.0, "E".to_string()));
     let (w, h) = assert_png(&run.file("ch2_proj6_part2.png")).unwrap();
     assert_eq!((w, h), (1200, 350));
 }

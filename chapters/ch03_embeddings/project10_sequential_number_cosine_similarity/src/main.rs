@@ -166,7 +166,7 @@ fn part1_token_counts(
         panel = panel.add(Series::scatter(xs, ys, style));
     }
     out.figure(
-        &Figure::new(12.0, 3.0).panel(panel.legend()),
+        &Figure::new(12.0, 3.0).panel(panel.legend().legend_opaque()),
         "ch3_proj10_part1b",
     )?;
     Ok(numbers)
@@ -348,6 +348,12 @@ mod tests {
         }
         assert_eq!(hist, BTreeMap::from([(1, 820), (2, 1000), (3, 181)]));
         assert_eq!(sign_matches(&numbers).unwrap(), (1000, 1000));
+        // sign_matches compares the tails (the spec's value match); the head of every
+        // negative number is the "-" token itself, id 12.
+        assert_eq!(t.encode("-").unwrap(), [12]);
+        for x in numbers.iter().filter(|x| x.n < 0) {
+            assert_eq!(x.ids[0], 12, "{}", x.n);
+        }
     }
 
     #[test]

@@ -26,6 +26,10 @@ fn quick_run_checks() {
     for r in &rows {
         *hist.entry(r[1].parse::<usize>().unwrap()).or_insert(0) += 1;
         assert_eq!(r[0], r[3], "round trip");
+        // Every negative number starts with the "-" token (id 12): Part 1b's flat line.
+        if r[0].starts_with('-') {
+            assert!(r[2].starts_with("12 "), "{r:?}");
+        }
         match r[0].as_str() {
             "-123" => assert_eq!(r[2], "12 10163"),
             "1000" => assert_eq!(r[2], "12825"),

@@ -27,7 +27,13 @@ fn quick_run_checks() {
     ];
     for f in figs {
         assert_png(&run.file(&format!("{f}.png"))).unwrap();
-        assert!(run.file(&format!("{f}.csv")).is_file(), "{f}.csv");
+        let (header, rows) = read_csv(&run.file(&format!("{f}.csv"))).unwrap();
+        assert_eq!(
+            header,
+            ["panel", "series", "kind", "x", "y", "extra"],
+            "{f}"
+        );
+        assert!(!rows.is_empty(), "{f}.csv has no data rows");
     }
 
     // Check 4: the token table with the real vocabularies.

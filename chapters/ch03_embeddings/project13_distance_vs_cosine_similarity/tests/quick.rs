@@ -21,7 +21,14 @@ fn quick_run_checks() {
     .unwrap();
     for f in ["part1a", "part1b", "part2a", "part2b", "part3", "part5"] {
         assert_png(&run.file(&format!("ch3_proj13_{f}.png"))).unwrap();
-        assert!(run.file(&format!("ch3_proj13_{f}.csv")).is_file());
+        let name = format!("ch3_proj13_{f}");
+        let (header, rows) = read_csv(&run.file(&format!("{name}.csv"))).unwrap();
+        assert_eq!(
+            header,
+            ["panel", "series", "kind", "x", "y", "extra"],
+            "{name}"
+        );
+        assert!(!rows.is_empty(), "{name}.csv has no data rows");
     }
     let s = run.summary();
     // Checks 1-2: identities at machine precision, cosine identical across the cases.

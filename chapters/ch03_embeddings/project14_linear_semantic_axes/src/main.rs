@@ -29,6 +29,8 @@ use tch::{Kind, Tensor};
 
 const PROJECT: &str = "project14_linear_semantic_axes";
 const TOP_K: usize = 10;
+/// matplotlib's "gray": the histogram bars' edges.
+const GREY: (u8, u8, u8) = (128, 128, 128);
 /// (positive pole, negative pole), with the leading space that makes them single tokens.
 const MAIN_AXIS: (&str, &str) = (" future", " past");
 const OTHER_AXES: [(&str, &str); 3] = [(" good", " evil"), (" young", " old"), (" big", " small")];
@@ -64,11 +66,12 @@ fn main() -> Result<()> {
     let main_id = args.common.model_or("roberta-base");
     let emb = token_embeddings(&main_id)?;
     let en = part1_normalise(&emb, "ch3_proj14_part1", &mut out)?;
-    part2_and_3(&emb, &en, MAIN_AXIS, "", &mut out)?;
+    part2_and_3(&emb, &en, MAIN_AXIS, &Names::main(""), &mut out)?;
 
     out.say("\n## Part 4: other semantic axes");
     for axis in OTHER_AXES {
-        part2_and_3(&emb, &en, axis, &format!("_{}", axis_name(axis)), &mut out)?;
+        let names = Names::main(&format!("_{}", axis_name(axis)));
+        part2_and_3(&emb, &en, axis, &names, &mut out)?;
     }
 
     for id in args
@@ -171,12 +174,50 @@ fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
+/// Output names of Parts 2-3 for one axis of one model.
+#[derive(Debug, PartialEq)]
+struct Names {
+    /// Part 2's figure.
+    part2: String,
+    /// Part 3's figure.
+    part3: String,
+    /// Part 3's tables, before `_top10` / `_bottom10`.
+    tables: String,
+}
+
+impl Names {
+    /// Parts 2-4 on the main model: `ch3_proj14_part2{suffix}`, `ch3_proj14_part3{suffix}`
+    /// and `part3{suffix}_top10` (`suffix` is "" or `_<axis>`, e.g. `_good-evil`).
+    fn main(suffix: &str) -> Self {
+        Names {
+            part2: format!("ch3_proj14_part2{suffix}"),
+            part3: format!("ch3_proj14_part3{suffix}"),
+            tables: format!("part3{suffix}"),
+        }
+    }
+
+    /// Part 5 on another model: `ch3_proj14_part5_{tag}_part{1,2,3}` (Part 1's figure is
+    /// [`Names::part5_part1`]) and `part5_{tag}_part3_top10`.
+    fn part5(tag: &str) -> Self {
+        Names {
+            part2: format!("ch3_proj14_part5_{tag}_part2"),
+            part3: format!("ch3_proj14_part5_{tag}_part3"),
+            tables: format!("part5_{tag}_part3"),
+        }
+    }
+
+    /// Part 5's Part-1 figure (embedding norms) for model `tag`.
+    fn part5_part1(tag: &str) -> String {
+        format!("ch3_proj14_part5_{tag}_part1")
+    }
+}
+
 /// Parts 2 and 3 for one pole pair: build the axis two ways, project, list the extremes.
 fn part2_and_3(
     emb: &TokenEmbeddings,
     en: &Tensor,
     (pos_word, neg_word): (&str, &str),
-    suffix: &str,
+    names: &Names,
     out: &mut Output,
 ) -> Result<()> {
     let (pos, neg) = (emb.single_token(pos_word)?, emb.single_token(neg_word)?);
@@ -246,7 +287,7 @@ fn part2_and_3(
         &Figure::grid(12.0, 4.0, 1, 3)
             .panel_at(a, 0, 0, 1, 2)
             .panel_at(b, 0, 2, 1, 1),
-        &format!("ch3_proj14_part2{suffix}"),
+        &names.part2,
     )?;
 
     out.say(format!(
@@ -283,13 +324,14 @@ fn part2_and_3(
         .xlim(lo, hi)
         .add(
             Series::histogram(p, Bins::FreedmanDiaconis, rgb_f(0.68, 0.85, 0.9))
+                .with_edge(GREY)
                 .with_label("projections"),
         );
     out.figure(
         &Figure::grid(12.0, 3.5, 1, 3)
             .panel_at(a, 0, 0, 1, 2)
             .panel_at(b, 0, 2, 1, 1),
-        &format!("ch3_proj14_part3{suffix}"),
+        &names.part3,
     )?;
     for (which, desc) in [("top", true), ("bottom", false)] {
         out.say(format!("{which}-{TOP_K} projections:"));
@@ -305,7 +347,7 @@ fn part2_and_3(
             ]);
         }
         out.table(
-            &format!("part3{suffix}_{which}{TOP_K}"),
+            &format!("{}_{which}{TOP_K}", names.tables),
             &["rank", "token_id", "projection", "token"],
             &rows,
         )?;
@@ -327,11 +369,11 @@ fn part5_other_embeddings(id: &str, out: &mut Output) -> Result<()> {
         tag
     };
     out.say(format!("\n## Part 5: {id}"));
-    let en = part1_normalise(&emb, &format!("ch3_proj14_part5_{tag}_part1"), out)?;
+    let en = part1_normalise(&emb, &Names::part5_part1(&tag), out)?;
     if emb.dim() < 2 {
         bail!("{id}: embeddings must have at least 2 dimensions");
     }
-    part2_and_3(&emb, &en, MAIN_AXIS, &format!("_part5_{tag}"), out)
+    part2_and_3(&emb, &en, MAIN_AXIS, &Names::part5(&tag), out)
 }
 
 #[cfg(test)]
@@ -395,6 +437,81 @@ mod tests {
         bottom.sort();
         assert_eq!(top, plus.map(|i| i as usize));
         assert_eq!(bottom, minus.map(|i| i as usize));
+    }
+
+    fn tiny_roberta() -> String {
+        common::assets_dir()
+            .join("models/tiny-roberta")
+            .display()
+            .to_string()
+    }
+
+    /// RoBERTa's byte-level BPE on the tiny test RoBERTa (320-entry vocabulary, RoBERTa's
+    /// special ids): pole words are looked up with their leading space ("Ġ" in the
+    /// vocabulary), encoded without `<s>`/`</s>`, and decode back with the space; Parts
+    /// 1-3 then run on the roberta-type embedding matrix.
+    #[test]
+    fn roberta_pole_words_keep_their_leading_space() {
+        let emb = token_embeddings(&tiny_roberta()).unwrap();
+        assert_eq!(emb.model_type, "roberta");
+        let tok = &emb.tokenizer;
+        for (id, special) in [(0, "<s>"), (1, "<pad>"), (2, "</s>"), (3, "<unk>")] {
+            assert_eq!(tok.token_to_id(special), Some(id), "{special}");
+        }
+        // " the" and " and" are single tokens of this vocabulary: "Ġthe", "Ġand".
+        let poles = (" the", " and");
+        let (pos, neg) = (
+            emb.single_token(poles.0).unwrap(),
+            emb.single_token(poles.1).unwrap(),
+        );
+        assert_eq!(Some(pos), tok.token_to_id("Ġthe"));
+        assert_eq!(Some(neg), tok.token_to_id("Ġand"));
+        assert!(pos > 4 && neg > 4, "no special token among the poles");
+        assert_eq!(tok.decode_one(pos).unwrap(), " the");
+        assert_eq!(tok.decode_one(neg).unwrap(), " and");
+        // Without the space the word is other tokens; with special tokens it is wrapped.
+        assert_ne!(tok.encode("the").unwrap(), [pos]);
+        assert_eq!(tok.encode_with_special_tokens(" the").unwrap(), [0, pos, 2]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Output::new(dir.path()).unwrap();
+        let en = part1_normalise(&emb, "p1", &mut out).unwrap();
+        part2_and_3(&emb, &en, poles, &Names::main("_t"), &mut out).unwrap();
+        for f in [
+            "p1.png",
+            "ch3_proj14_part2_t.png",
+            "ch3_proj14_part3_t.csv",
+            "part3_t_top10.csv",
+            "part3_t_bottom10.csv",
+        ] {
+            assert!(dir.path().join(f).is_file(), "{f}");
+        }
+    }
+
+    /// Part 5 names its outputs `ch3_proj14_part5_<model>_part{1,2,3}`; a model whose
+    /// vocabulary splits a pole word stops with an error that says so.
+    #[test]
+    fn part5_names_and_multi_token_poles() {
+        assert_eq!(
+            Names::part5("bert"),
+            Names {
+                part2: "ch3_proj14_part5_bert_part2".into(),
+                part3: "ch3_proj14_part5_bert_part3".into(),
+                tables: "part5_bert_part3".into(),
+            }
+        );
+        assert_eq!(Names::part5_part1("bert"), "ch3_proj14_part5_bert_part1");
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Output::new(dir.path()).unwrap();
+        let e = part5_other_embeddings(&tiny_roberta(), &mut out).unwrap_err();
+        assert!(
+            e.to_string().contains("\" future\" is not a single token"),
+            "{e}"
+        );
+        assert!(dir
+            .path()
+            .join("ch3_proj14_part5_tiny-roberta_part1.png")
+            .is_file());
     }
 
     #[test]

@@ -11,19 +11,24 @@ fn quick_run_checks() {
     )
     .unwrap();
     let mut figs = vec!["ch3_proj14_part1".to_string()];
-    for suffix in [
-        "",
-        "_good-evil",
-        "_young-old",
-        "_big-small",
-        "_part5_bert",
-        "_part5_tiny-gpt2",
-    ] {
-        figs.push(format!("ch3_proj14_part2{suffix}"));
-        figs.push(format!("ch3_proj14_part3{suffix}"));
+    // (figure prefix, table prefix) of Parts 2-3: the main axis, Part 4's axes, Part 5's
+    // models (their Part 1 figure too).
+    let mut parts: Vec<(String, String)> = ["", "_good-evil", "_young-old", "_big-small"]
+        .iter()
+        .map(|s| (format!("ch3_proj14_part{{}}{s}"), format!("part3{s}")))
+        .collect();
+    for model in ["bert", "tiny-gpt2"] {
+        figs.push(format!("ch3_proj14_part5_{model}_part1"));
+        parts.push((
+            format!("ch3_proj14_part5_{model}_part{{}}"),
+            format!("part5_{model}_part3"),
+        ));
+    }
+    for (fig, table) in &parts {
+        figs.push(fig.replace("{}", "2"));
+        figs.push(fig.replace("{}", "3"));
         for which in ["top10", "bottom10"] {
-            let (header, rows) =
-                read_csv(&run.file(&format!("part3{suffix}_{which}.csv"))).unwrap();
+            let (header, rows) = read_csv(&run.file(&format!("{table}_{which}.csv"))).unwrap();
             assert_eq!(header, ["rank", "token_id", "projection", "token"]);
             assert_eq!(rows.len(), 10);
             let p: Vec<f64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
@@ -36,11 +41,24 @@ fn quick_run_checks() {
             }
         }
     }
-    figs.push("ch3_proj14_part5_bert_part1".into());
-    figs.push("ch3_proj14_part5_tiny-gpt2_part1".into());
+    assert_eq!(figs.len(), 1 + 2 + 4 * 2 + 2 * 2);
     for f in &figs {
         assert_png(&run.file(&format!("{f}.png"))).unwrap();
-        assert!(run.file(&format!("{f}.csv")).is_file(), "{f}");
+        let (header, rows) = read_csv(&run.file(&format!("{f}.csv"))).unwrap();
+        assert_eq!(
+            header,
+            ["panel", "series", "kind", "x", "y", "extra"],
+            "{f}"
+        );
+        assert!(!rows.is_empty(), "{f}.csv has no data rows");
+    }
+    // No outputs under the old Part 5 names.
+    for old in [
+        "ch3_proj14_part2_part5_bert.png",
+        "ch3_proj14_part3_part5_bert.png",
+        "part3_part5_bert_top10.csv",
+    ] {
+        assert!(!run.file(old).exists(), "{old}");
     }
     let s = run.summary();
     // Check 1: unit rows, unit axis, ‖a_norm‖ = sqrt(2 - 2 cos).

@@ -18,7 +18,7 @@
 //! Run: `cargo run --release -p project15_analogy_vectors` (downloads roberta-large once;
 //! only its embedding matrix is read).
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::{to_rows_f64, to_vec_f64};
@@ -34,9 +34,6 @@ use tch::Tensor;
 
 const PROJECT: &str = "project15_analogy_vectors";
 const TOP_K: usize = 10;
-/// RoBERTa's `<unk>` id, used when the tokenizer has no `<unk>` token of its own (GPT-2's
-/// under `--quick`).
-const ROBERTA_UNK: u32 = 3;
 const PART1_WORDS: [&str; 4] = ["list", "computer", "apple", "spaceship"];
 const PART2_WORDS: [&str; 4] = [" king", " man", " woman", " queen"];
 /// Part 6: the two active calls, then the notebook's commented-out ones (most of them
@@ -58,8 +55,8 @@ const ANALOGIES: [(&str, &str, &str); 10] = [
 ///
 /// `--quick` runs offline in seconds on the tiny test GPT-2: RoBERTa's BPE is GPT-2's
 /// (same merges, other id numbers), so every word splits as in RoBERTa, but ids are
-/// GPT-2's, there are no <s>/</s> tokens, and the 16-d embeddings are random: the values
-/// and token lists mean nothing.
+/// GPT-2's, there are no <s>/</s> or <unk> tokens, and the 16-d embeddings are random: the
+/// values and token lists mean nothing.
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
@@ -99,16 +96,22 @@ fn main() -> Result<()> {
     out.finish()
 }
 
-/// The `<unk>` id of this vocabulary (RoBERTa: 3).
-fn unk_id(tok: &Tokenizer) -> u32 {
-    tok.token_to_id("<unk>").unwrap_or(ROBERTA_UNK)
+/// The id of the vocabulary's `<unk>` token (RoBERTa: 3), read from the tokenizer; an
+/// error when it has none (GPT-2's byte-level BPE, which `--quick` uses, has no unknown
+/// token: every byte sequence encodes).
+fn unk_id(tok: &Tokenizer) -> Result<u32> {
+    tok.token_to_id("<unk>")
+        .ok_or_else(|| anyhow!("this tokenizer has no <unk> token"))
 }
 
 /// Look `s` up as an already-formed token string (what passing a list of strings to the
 /// tokenizer does): the vocabulary spells a leading space as "Ġ", so " king" is absent and
 /// gives `<unk>`.
-fn token_string_lookup(tok: &Tokenizer, s: &str) -> u32 {
-    tok.token_to_id(s).unwrap_or_else(|| unk_id(tok))
+fn token_string_lookup(tok: &Tokenizer, s: &str) -> Result<u32> {
+    match tok.token_to_id(s) {
+        Some(id) => Ok(id),
+        None => unk_id(tok).with_context(|| format!("{s:?} is not in the vocabulary")),
+    }
 }
 
 /// Part 1: ids with special tokens, the first 20 ids, and lookup vs encoding.
@@ -136,9 +139,12 @@ fn part1_tokenizer(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
     for i in 0..20u32 {
         out.say(format!("  {i:>2}: {:?}", tok.decode_one(i)?));
     }
+    let lookup = match token_string_lookup(tok, " king") {
+        Ok(id) => format!("[{id}]"),
+        Err(e) => format!("none ({e:#})"),
+    };
     out.say(format!(
-        "token-string lookup of \" king\": [{}]   text encoding of \" king\": {:?}",
-        token_string_lookup(tok, " king"),
+        "token-string lookup of \" king\": {lookup}   text encoding of \" king\": {:?}",
         tok.encode(" king")?
     ));
     Ok(())
@@ -410,6 +416,7 @@ fn part5_arithmetic(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
         .xlim(lo, hi)
         .add(
             Series::histogram(&sim, Bins::FreedmanDiaconis, rgb_f(0.68, 0.85, 0.9))
+                .with_edge((128, 128, 128)) // matplotlib's "gray"
                 .with_label("cosines"),
         );
     out.figure(
@@ -424,16 +431,18 @@ fn part5_arithmetic(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
 }
 
 /// The three ids of an analogy, or why they cannot be used: every word must be exactly one
-/// token (3 ids in all) and none may be `<unk>`.
-fn check_analogy_ids(ids: &[u32], decoded: &str, unk: u32) -> Result<[u32; 3]> {
+/// token (3 ids in all) and none may be `<unk>` (`unk`: its id, `None` for a vocabulary
+/// without one).
+fn check_analogy_ids(ids: &[u32], decoded: &str, unk: Option<u32>) -> Result<[u32; 3]> {
     let [a, b, c] = ids else {
         bail!(
             "too many tokens: the three words encode to {} ids {ids:?} (each must be one token)",
             ids.len()
         );
     };
-    if ids.contains(&unk) || decoded.contains("<unk>") {
-        bail!("unknown token: {decoded:?} contains <unk> (id {unk})");
+    if unk.is_some_and(|u| ids.contains(&u)) || decoded.contains("<unk>") {
+        let id = unk.map_or(String::new(), |u| format!(" (id {u})"));
+        bail!("unknown token: {decoded:?} contains <unk>{id}");
     }
     Ok([*a, *b, *c])
 }
@@ -454,7 +463,8 @@ fn analogy(
         ids.extend(emb.tokenizer.encode(w)?);
     }
     let decoded = emb.tokenizer.decode(&ids).map_err(|e| anyhow!("{e}"))?;
-    let ids = check_analogy_ids(&ids, &decoded, unk_id(&emb.tokenizer))?;
+    // Encoding text cannot give <unk> when the vocabulary has none (byte-level BPE).
+    let ids = check_analogy_ids(&ids, &decoded, unk_id(&emb.tokenizer).ok())?;
     let (_, rows) = analogy_table(emb, ids)?;
     print_table(&rows, out)?;
     Ok(rows)
@@ -481,13 +491,90 @@ mod tests {
     #[test]
     fn analogy_id_checks() {
         assert_eq!(
-            check_analogy_ids(&[5, 6, 7], "a b c", 3).unwrap(),
+            check_analogy_ids(&[5, 6, 7], "a b c", Some(3)).unwrap(),
             [5, 6, 7]
         );
-        let e = check_analogy_ids(&[5, 6, 7, 8], "a b c", 3).unwrap_err();
+        let e = check_analogy_ids(&[5, 6, 7, 8], "a b c", Some(3)).unwrap_err();
         assert!(e.to_string().contains("too many tokens"));
-        let e = check_analogy_ids(&[3, 6, 7], "<unk> b c", 3).unwrap_err();
+        let e = check_analogy_ids(&[3, 6, 7], "<unk> b c", Some(3)).unwrap_err();
         assert!(e.to_string().contains("unknown token"));
+        // Without an <unk> token (GPT-2) id 3 is an ordinary token.
+        assert_eq!(
+            check_analogy_ids(&[3, 6, 7], "$ b c", None).unwrap(),
+            [3, 6, 7]
+        );
+    }
+
+    fn tiny_roberta() -> TokenEmbeddings {
+        let dir = common::assets_dir().join("models/tiny-roberta");
+        token_embeddings(&dir.display().to_string()).unwrap()
+    }
+
+    /// RoBERTa's tokenizer paths on the tiny test RoBERTa (its tokenizer.json has RoBERTa's
+    /// special ids `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3 and a 320-entry byte-level BPE).
+    #[test]
+    fn roberta_special_tokens_unk_and_leading_space() {
+        let emb = tiny_roberta();
+        let tok = &emb.tokenizer;
+        assert_eq!(unk_id(tok).unwrap(), 3);
+        // Part 1: "word" and " word" wrapped in <s> … </s>.
+        for w in PART1_WORDS {
+            for text in [w.to_string(), format!(" {w}")] {
+                let ids = tok.encode_with_special_tokens(&text).unwrap();
+                assert_eq!((ids[0], ids[ids.len() - 1]), (0, 2), "{text:?}: {ids:?}");
+                assert_eq!(
+                    &ids[1..ids.len() - 1],
+                    tok.encode(&text).unwrap(),
+                    "{text:?}"
+                );
+            }
+        }
+        // Check 4: the token string " king" is absent (the vocabulary writes "Ġ"), so the
+        // lookup gives <unk> = 3, and an analogy holding it fails as unknown.
+        assert_eq!(token_string_lookup(tok, " king").unwrap(), 3);
+        let the = token_string_lookup(tok, "Ġthe").unwrap();
+        assert_eq!(tok.encode(" the").unwrap(), [the]);
+        assert_eq!(tok.decode_one(the).unwrap(), " the");
+        let ids = [3, the, the];
+        let decoded = tok.decode(&ids).unwrap();
+        let e = check_analogy_ids(&ids, &decoded, unk_id(tok).ok()).unwrap_err();
+        assert!(e.to_string().contains("unknown token"), "{e}");
+        assert!(e.to_string().contains("(id 3)"), "{e}");
+
+        // Part 1 as the run prints it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Output::new(dir.path()).unwrap();
+        part1_tokenizer(&emb, &mut out).unwrap();
+        out.finish().unwrap();
+        let s = std::fs::read_to_string(dir.path().join("summary.txt")).unwrap();
+        assert!(
+            s.contains("token-string lookup of \" king\": [3]   "),
+            "{s}"
+        );
+        for (i, name) in ["<s>", "<pad>", "</s>", "<unk>"].iter().enumerate() {
+            assert!(s.contains(&format!("  {i:>2}: {name:?}")), "{name}: {s}");
+        }
+        let list = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("list:"))
+            .unwrap();
+        assert!(list.contains(": [0, ") && list.ends_with(", 2]"), "{list}");
+    }
+
+    /// Without an `<unk>` token (GPT-2's BPE, as under --quick) the lookup says so instead
+    /// of inventing id 3.
+    #[test]
+    fn missing_unk_is_an_error() {
+        let dir = common::assets_dir().join("models/tiny-gpt2");
+        let tok = Tokenizer::from_pretrained(&dir.display().to_string()).unwrap();
+        let e = unk_id(&tok).unwrap_err();
+        assert!(e.to_string().contains("no <unk> token"), "{e}");
+        let e = token_string_lookup(&tok, " king").unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "\" king\" is not in the vocabulary: this tokenizer has no <unk> token"
+        );
+        assert_eq!(token_string_lookup(&tok, "Ġking").unwrap(), 5822);
     }
 
     #[test]
