@@ -41,7 +41,12 @@ def timed(fn):
         if DEVICE.startswith("cuda"):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(times), "times_s": times, "peak_rss_mb": peak_rss_mb()}
+    out = {"median_s": statistics.median(times), "times_s": times, "peak_rss_mb": peak_rss_mb()}
+    if DEVICE.startswith("cuda"):
+        # GPU memory, for reading next to the table; the table's memory columns are host RSS
+        # on both sides (tch does not expose the CUDA caching allocator's statistics).
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
 
 
 def inputs():
@@ -171,13 +176,28 @@ def w5(d):
     m = hf_model(d)
     ids = torch.tensor(inputs()["w1"], device=DEVICE)
 
+    fwd, unembed = [], []
+
     def lens():
+        t = time.perf_counter()
         out = m(ids, output_hidden_states=True)
         hs = out.hidden_states  # [embeddings, block 0 .. block 10 outputs, ln_f(block 11)]
+        if DEVICE.startswith("cuda"):
+            torch.cuda.synchronize()
+        t1 = time.perf_counter()
         layers = [m.lm_head(m.transformer.ln_f(h)) for h in hs[1:-1]] + [m.lm_head(hs[-1])]
+        if DEVICE.startswith("cuda"):
+            torch.cuda.synchronize()
+        fwd.append(t1 - t)
+        unembed.append(time.perf_counter() - t1)
         return layers
 
-    return {"transformers": timed(lens)}
+    st = timed(lens)
+    st["phases_s"] = {
+        "forward_with_logits": statistics.median(fwd[1:]),
+        "final_norm_and_unembed": statistics.median(unembed[1:]),
+    }
+    return {"transformers": st}
 
 
 def main():

@@ -35,5 +35,15 @@ for w in ["w1", "w2", "w3", "w4", "w5"]:
         diff = max(abs(x - y) for x, y in zip(a, b)) if a and b and len(a) == len(b) else float("inf")
         print(f"\nW4: max |ours - transformers| over the {len(a)} head patches = {diff:.2e}", file=sys.stderr)
         ok = ok and diff <= 1e-5
+# Where the time goes, for the workloads that time their phases apart (W5).
+for w in ["w1", "w2", "w3", "w4", "w5"]:
+    for side in ["rust", "ref"]:
+        f = res / f"{w}.{side}.json"
+        for name, v in json.loads(f.read_text())["variants"].items():
+            if "phases_s" in v:
+                parts = ", ".join(f"{k} {t:.2f} s" for k, t in v["phases_s"].items())
+                print(f"{w.upper()} {name}: {parts}", file=sys.stderr)
+            if "peak_gpu_mb" in v:
+                print(f"{w.upper()} {name}: peak GPU memory {v['peak_gpu_mb']:.0f} MiB", file=sys.stderr)
 if not ok:
     sys.exit("W4 results disagree with the transformers loop by more than 1e-5")

@@ -6,8 +6,10 @@
 # and `cargo test` find the shared libraries with nothing exported by hand.
 #
 # Running it again does nothing when the right torch is already there.
-# PYTHON=python3.12 picks the interpreter; extra pip options (for instance an index
-# that serves CPU-only wheels) go through pip's own PIP_INDEX_URL / PIP_EXTRA_INDEX_URL.
+# PYTHON=python3.12 picks the interpreter. TORCH_INDEX_URL installs torch alone from
+# another index, e.g. PyTorch's CPU-only wheels (a much smaller download):
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu ./scripts/setup.sh
+# Other pip options go through pip's own PIP_INDEX_URL / PIP_EXTRA_INDEX_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,8 @@ fi
 have=$(.venv/bin/python -c "import torch; print(torch.__version__.split('+')[0])" 2>/dev/null || true)
 if [ "$have" != "$TORCH_VERSION" ]; then
     echo "[setup] installing torch==$TORCH_VERSION into .venv (about 1 minute, a few GB with the CUDA libraries)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==$TORCH_VERSION"
 fi
 torch_dir=$(.venv/bin/python -W ignore -c "import os, torch; print(os.path.dirname(torch.__file__))" 2>/dev/null)
 ln -sfn "$torch_dir" .libtorch

@@ -21,10 +21,24 @@ struct Args {
     dir: String,
     #[arg(long, default_value = "auto")]
     device: String,
+    /// CPU threads for libtorch (default: libtorch's choice, or BENCH_THREADS when set,
+    /// which scripts/bench also passes to the reference side).
+    #[arg(long)]
+    threads: Option<i32>,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let from_env = std::env::var("BENCH_THREADS").ok();
+    let threads = match (args.threads, from_env.as_deref()) {
+        (Some(n), _) => Some(n),
+        (None, Some(v)) => Some(v.parse().with_context(|| format!("BENCH_THREADS={v:?}"))?),
+        (None, None) => None,
+    };
+    if let Some(n) = threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1, got {n}");
+        tch::set_num_threads(n);
+    }
     let device = common::device::parse_device(&args.device)?;
     let model = HookedModel::from_pretrained(&args.dir, device)?;
     let inputs: serde_json::Value = serde_json::from_str(
@@ -101,7 +115,11 @@ fn main() -> Result<()> {
             // final layer norm and unembedding over the stacked residuals.
             let b: Batch = model.batch_from_ids(&seqs(&inputs["w1"]), PaddingSide::Right)?;
             let names = Names::matching("blocks.*.hook_resid_post");
-            timed(sync, || {
+            // Where the time goes: the two phases are timed apart as well (medians in
+            // "phases_s"); the median of their sum is the workload's time.
+            let (mut fwd, mut lens) = (Vec::new(), Vec::new());
+            let mut st = timed(sync, || {
+                let t = Instant::now();
                 let out = model.run(
                     &b,
                     &RunOptions::default()
@@ -111,9 +129,19 @@ fn main() -> Result<()> {
                 let stacked: Tensor = out
                     .cache
                     .stack_layers("hook_resid_post", model.cfg.n_layers)?;
-                let _lens = model.logit_lens(&stacked); // [n_layers, batch, pos, vocab]
+                sync();
+                fwd.push(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                let _lens = model.try_logit_lens(&stacked)?; // [n_layers, batch, pos, vocab]
+                sync();
+                lens.push(t.elapsed().as_secs_f64());
                 Ok(())
-            })?
+            })?;
+            st["phases_s"] = serde_json::json!({
+                "forward_and_cache": median(&fwd[1..]),
+                "final_norm_and_unembed": median(&lens[1..]),
+            });
+            st
         }
         other => anyhow::bail!("unknown workload {other:?} (w1..w5)"),
     };
@@ -135,11 +163,16 @@ fn timed(sync: impl Fn(), mut f: impl FnMut() -> Result<()>) -> Result<serde_jso
         sync();
         times.push(t.elapsed().as_secs_f64());
     }
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
     Ok(
-        serde_json::json!({"median_s": sorted[REPS / 2], "times_s": times, "peak_rss_mb": peak_rss_mb()}),
+        serde_json::json!({"median_s": median(&times), "times_s": times, "peak_rss_mb": peak_rss_mb()}),
     )
+}
+
+/// The middle value (the upper one of the two middles for an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut sorted = v.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Peak resident set size of this process (VmHWM), in MiB.
