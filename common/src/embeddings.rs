@@ -22,6 +22,19 @@ pub struct TokenEmbeddings {
     pub model_type: String,
 }
 
+/// `"<model>: embedding matrix [vocab, d_model]"`, the line the projects print on loading.
+impl std::fmt::Display for TokenEmbeddings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: embedding matrix [{}, {}]",
+            self.model_id,
+            self.vocab(),
+            self.dim()
+        )
+    }
+}
+
 impl TokenEmbeddings {
     /// Number of rows (the model's vocabulary, which can exceed the tokenizer's).
     pub fn vocab(&self) -> i64 {

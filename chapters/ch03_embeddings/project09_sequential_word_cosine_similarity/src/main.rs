@@ -53,12 +53,7 @@ fn main() -> Result<()> {
         out.say("--quick: all-MiniLM-L6-v2's embeddings stand in for BERT's (same vocabulary); the similarity values are MiniLM's, not the book's.");
     }
     let emb = token_embeddings(&model)?;
-    out.say(format!(
-        "{}: embedding matrix [{}, {}]",
-        emb.model_id,
-        emb.vocab(),
-        emb.dim()
-    ));
+    out.say(emb.to_string());
     part1_sequential_similarity(&emb, &mut out)?;
     part2_context_independence(&emb, &mut out)?;
     out.finish()

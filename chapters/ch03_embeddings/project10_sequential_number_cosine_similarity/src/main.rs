@@ -55,12 +55,7 @@ fn main() -> Result<()> {
         out.say("--quick: GPT-2's real tokenizer, tiny random 16-d embeddings: Parts 1-2 are real, the similarities of Parts 3-4 come from random weights and mean nothing.");
     }
     let emb = token_embeddings(&args.common.model_or("gpt2"))?;
-    out.say(format!(
-        "{}: embedding matrix [{}, {}]",
-        emb.model_id,
-        emb.vocab(),
-        emb.dim()
-    ));
+    out.say(emb.to_string());
     let numbers = part1_token_counts(&emb, args.common.seed, &mut out)?;
     part2_opposite_signs(&numbers, &mut out)?;
     part3_successive_digits(&emb, &mut out)?;

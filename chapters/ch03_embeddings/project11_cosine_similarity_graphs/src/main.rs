@@ -58,12 +58,7 @@ fn main() -> Result<()> {
         out.say("--quick: all-MiniLM-L6-v2's embeddings stand in for BERT-large's (same vocabulary); the similarities and graphs are MiniLM's, not the book's.");
     }
     let emb = token_embeddings(&model)?;
-    out.say(format!(
-        "{}: embedding matrix [{}, {}]",
-        emb.model_id,
-        emb.vocab(),
-        emb.dim()
-    ));
+    out.say(emb.to_string());
     let sim = part1_similarity_and_threshold(&emb, &mut out)?;
     part2_similarity_graph(&sim, &mut out)?;
     part3_number_network(&emb, &mut out)?;
