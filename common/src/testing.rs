@@ -23,6 +23,22 @@ impl ProjectRun {
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+    /// Check figure `name` (no extension): `name.png` passes [`assert_png`] and
+    /// `name.csv` has the figure-CSV columns and at least one data row. Returns the rows.
+    pub fn check_figure(&self, name: &str) -> Result<Vec<Vec<String>>> {
+        assert_png(&self.file(&format!("{name}.png")))?;
+        let (header, rows) = read_csv(&self.file(&format!("{name}.csv")))?;
+        if header != crate::plot::FIGURE_CSV_COLUMNS {
+            bail!(
+                "{name}.csv has columns {header:?}, expected {:?}",
+                crate::plot::FIGURE_CSV_COLUMNS
+            );
+        }
+        if rows.is_empty() {
+            bail!("{name}.csv has no data rows");
+        }
+        Ok(rows)
+    }
 }
 
 /// Run a project binary (`env!("CARGO_BIN_EXE_<name>")`) with `args` plus `--out <tmp>`,

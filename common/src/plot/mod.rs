@@ -41,6 +41,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+/// The columns of every figure's CSV (long format, one row per point or bar).
+pub const FIGURE_CSV_COLUMNS: [&str; 6] = ["panel", "series", "kind", "x", "y", "extra"];
+
 pub use color::{cycle_color, rgb_f, Colormap, Rgb};
 pub use extras::{bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks};
 pub use hist::{freedman_diaconis_width, histogram_counts, Bins};
@@ -918,7 +921,7 @@ impl Figure {
         create_parent(path)?;
         let mut w =
             csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-        w.write_record(["panel", "series", "kind", "x", "y", "extra"])?;
+        w.write_record(FIGURE_CSV_COLUMNS)?;
         let num = |v: f64| v.to_string();
         for (i, p) in self.panels.iter().enumerate() {
             let pname = p.name(i);

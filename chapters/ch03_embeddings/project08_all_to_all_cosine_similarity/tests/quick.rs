@@ -2,7 +2,7 @@
 //! vocabulary, the tiny random GPT-2 for GPT-2; offline) and checks the spec's offline
 //! checks on what it wrote.
 
-use common::testing::{assert_png, figure_series, read_csv, run_project};
+use common::testing::{figure_series, read_csv, run_project};
 
 #[test]
 #[allow(clippy::needless_range_loop)] // matrix checks read best with indices
@@ -24,13 +24,7 @@ fn quick_run_checks() {
         "ch3_proj8_part5",
     ];
     for f in figs {
-        assert_png(&run.file(&format!("{f}.png"))).unwrap();
-        let (header, _) = read_csv(&run.file(&format!("{f}.csv"))).unwrap();
-        assert_eq!(
-            header,
-            ["panel", "series", "kind", "x", "y", "extra"],
-            "{f}"
-        );
+        run.check_figure(f).unwrap();
     }
     let s = run.summary();
     assert!(s.contains("mean nothing"));

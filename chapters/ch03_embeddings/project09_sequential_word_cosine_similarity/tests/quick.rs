@@ -1,7 +1,7 @@
 //! Runs the project in --quick mode (real all-MiniLM-L6-v2 embeddings, BERT's vocabulary,
 //! offline) and checks the spec's offline checks on what it wrote.
 
-use common::testing::{assert_png, read_csv, run_project};
+use common::testing::{read_csv, run_project};
 
 #[test]
 #[allow(clippy::needless_range_loop)] // matrix checks read best with indices
@@ -12,9 +12,7 @@ fn quick_run_checks() {
     )
     .unwrap();
     for f in ["ch3_proj9_part1", "ch3_proj9_part2"] {
-        assert_png(&run.file(&format!("{f}.png"))).unwrap();
-        let (header, _) = read_csv(&run.file(&format!("{f}.csv"))).unwrap();
-        assert_eq!(header, ["panel", "series", "kind", "x", "y", "extra"]);
+        run.check_figure(f).unwrap();
     }
 
     // Check 1: the exact BERT ids of the Part 1 sentence; check 4: s[0] NaN, rest in [-1, 1].

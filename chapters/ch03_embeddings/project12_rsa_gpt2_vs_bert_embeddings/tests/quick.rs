@@ -1,7 +1,7 @@
 //! Runs the project in --quick mode (real MiniLM embeddings for BERT, the tiny random
 //! GPT-2 for GPT-2, offline) and checks the spec's offline checks on what it wrote.
 
-use common::testing::{assert_png, read_csv, run_project};
+use common::testing::{read_csv, run_project};
 
 const BERT_IDS: [u32; 18] = [
     2686, 25516, 4774, 4231, 2732, 9088, 3242, 2795, 6411, 14708, 2723, 4624, 6207, 15212, 28253,
@@ -26,14 +26,7 @@ fn quick_run_checks() {
         "ch3_proj12_part4_gpt2_vs_bert-large",
     ];
     for f in figs {
-        assert_png(&run.file(&format!("{f}.png"))).unwrap();
-        let (header, rows) = read_csv(&run.file(&format!("{f}.csv"))).unwrap();
-        assert_eq!(
-            header,
-            ["panel", "series", "kind", "x", "y", "extra"],
-            "{f}"
-        );
-        assert!(!rows.is_empty(), "{f}.csv has no data rows");
+        run.check_figure(f).unwrap();
     }
 
     // Check 4: the token table with the real vocabularies.

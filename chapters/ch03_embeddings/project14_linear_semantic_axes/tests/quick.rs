@@ -1,7 +1,7 @@
 //! Runs the project in --quick mode (tiny GPT-2 for RoBERTa, MiniLM for BERT-large,
 //! offline) and checks the spec's offline checks on what it wrote.
 
-use common::testing::{assert_png, read_csv, run_project};
+use common::testing::{read_csv, run_project};
 
 #[test]
 fn quick_run_checks() {
@@ -43,14 +43,7 @@ fn quick_run_checks() {
     }
     assert_eq!(figs.len(), 1 + 2 + 4 * 2 + 2 * 2);
     for f in &figs {
-        assert_png(&run.file(&format!("{f}.png"))).unwrap();
-        let (header, rows) = read_csv(&run.file(&format!("{f}.csv"))).unwrap();
-        assert_eq!(
-            header,
-            ["panel", "series", "kind", "x", "y", "extra"],
-            "{f}"
-        );
-        assert!(!rows.is_empty(), "{f}.csv has no data rows");
+        run.check_figure(f).unwrap();
     }
     // No outputs under the old Part 5 names.
     for old in [
