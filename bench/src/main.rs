@@ -132,7 +132,7 @@ fn main() -> Result<()> {
                 sync();
                 fwd.push(t.elapsed().as_secs_f64());
                 let t = Instant::now();
-                let _lens = model.try_logit_lens(&stacked)?; // [n_layers, batch, pos, vocab]
+                let _lens = model.logit_lens(&stacked)?; // [n_layers, batch, pos, vocab]
                 sync();
                 lens.push(t.elapsed().as_secs_f64());
                 Ok(())

@@ -88,12 +88,17 @@ fn final_residual_through_ln_final_and_unembedding_is_the_logits() {
     let toks = m.to_tokens(TEXT).unwrap();
     let last = format!("blocks.{}.hook_resid_post", m.cfg.n_layers - 1);
     let (logits, cache) = m.run_with_cache(&toks, Names::matching(&last)).unwrap();
-    let lens = m.logit_lens(cache.get(&last).unwrap());
+    let lens = m.logit_lens(cache.get(&last).unwrap()).unwrap();
     assert!(max_abs(&lens, &logits) < 1e-5);
     assert_eq!(
         logits.size(),
         vec![1, toks.seq_len(), m.cfg.vocab_size as i64]
     );
+    // A residual of the wrong width is an error that names d_model, not a libtorch panic.
+    let wrong = tch::Tensor::zeros([2, m.cfg.d_model as i64 + 1], tch::kind::FLOAT_CPU);
+    let err = m.logit_lens(&wrong).unwrap_err().to_string();
+    assert!(err.contains("d_model"), "{err}");
+    assert!(m.unembed(&wrong).is_err());
 }
 
 #[test]

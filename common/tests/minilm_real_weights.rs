@@ -127,7 +127,7 @@ fn minilm_without_mlm_head_refuses_logits_clearly() {
         "{e}"
     );
     assert!(m
-        .try_logit_lens(&Tensor::zeros([1, 384], (Kind::Float, Device::Cpu)))
+        .logit_lens(&Tensor::zeros([1, 384], (Kind::Float, Device::Cpu)))
         .is_err());
     // The matrices are still there.
     assert_eq!(m.embed_matrix().size(), vec![30522, 384]);

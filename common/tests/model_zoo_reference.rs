@@ -462,11 +462,14 @@ fn logit_lens_of_the_last_block_output_is_the_logits() {
             .run_with_cache(&b, Names::matching(&last).and(m.final_hook()))
             .unwrap();
         assert!(
-            max_abs(&m.logit_lens(cache.get(&last).unwrap()), &logits) < 1e-5,
+            max_abs(&m.logit_lens(cache.get(&last).unwrap()).unwrap(), &logits) < 1e-5,
             "{name}"
         );
         assert!(
-            max_abs(&m.unembed(cache.get(m.final_hook()).unwrap()), &logits) < 1e-5,
+            max_abs(
+                &m.unembed(cache.get(m.final_hook()).unwrap()).unwrap(),
+                &logits
+            ) < 1e-5,
             "{name}"
         );
         // logits at the last real token of each sequence

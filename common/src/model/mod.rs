@@ -720,7 +720,7 @@ impl HookedModel {
             };
             match opts.logits {
                 LogitsAt::None => None,
-                _ => Some(self.try_unembed(&normed)?),
+                _ => Some(self.unembed(&normed)?),
             }
         } else {
             None
@@ -743,9 +743,12 @@ impl HookedModel {
         })
     }
 
-    /// Logits from the final norm's output `[..., d_model]` -> `[..., vocab]`; an error
-    /// for a headless encoder.
-    pub fn try_unembed(&self, normed: &Tensor) -> Result<Tensor> {
+    /// Logits from final-layer-normed residuals `[..., d_model]` -> `[..., vocab]`
+    /// (encoders: from `mlm_head.ln.hook_normalized`, adding the decoder bias). An error
+    /// for a bare encoder without its masked-LM head ([`Self::has_lm_head`] false) or for
+    /// a tensor whose last dimension is not d_model.
+    pub fn unembed(&self, normed: &Tensor) -> Result<Tensor> {
+        self.check_width(normed, "unembed")?;
         Ok(match &self.net {
             Net::Gpt2(m) => normed.matmul(&m.unembed_weight().tr()),
             Net::Bert(m) => m.unembed(normed)?,
@@ -754,37 +757,27 @@ impl HookedModel {
         })
     }
 
-    /// Logits from final-layer-normed residuals `[..., d_model]` -> `[..., vocab]`
-    /// (encoders: from `mlm_head.ln.hook_normalized`, adding the decoder bias).
-    ///
-    /// # Panics
-    /// For a bare encoder without its masked-LM head ([`Self::has_lm_head`] false); use
-    /// [`Self::try_unembed`] where that can happen.
-    pub fn unembed(&self, normed: &Tensor) -> Tensor {
-        match self.try_unembed(normed) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
     /// The logit lens: final layer norm then unembedding applied to any residual-stream
     /// tensor `[..., d_model]` -> `[..., vocab]` (encoders: the masked-LM head applied to
-    /// a block output `hook_normalized_resid_post`).
-    ///
-    /// # Panics
-    /// For a bare encoder without its masked-LM head; see [`Self::try_logit_lens`].
-    pub fn logit_lens(&self, resid: &Tensor) -> Tensor {
-        match self.try_logit_lens(resid) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        }
+    /// a block output `hook_normalized_resid_post`). Errors as [`Self::unembed`].
+    pub fn logit_lens(&self, resid: &Tensor) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        self.check_width(resid, "logit_lens")?;
+        let x = resid.to_device(self.device).to_kind(self.dtype);
+        self.unembed(&self.try_final_norm(&x)?)
     }
 
-    /// [`Self::logit_lens`], with an error instead of a panic for a headless encoder.
-    pub fn try_logit_lens(&self, resid: &Tensor) -> Result<Tensor> {
-        let _guard = tch::no_grad_guard();
-        let x = resid.to_device(self.device).to_kind(self.dtype);
-        self.try_unembed(&self.try_final_norm(&x)?)
+    /// An error unless `x`'s last dimension is this model's d_model.
+    fn check_width(&self, x: &Tensor, what: &str) -> Result<()> {
+        let size = x.size();
+        match size.last() {
+            Some(&d) if d == self.cfg.d_model as i64 => Ok(()),
+            _ => bail!(
+                "{what} needs a tensor whose last dimension is d_model = {} of {}, got shape {size:?}",
+                self.cfg.d_model,
+                self.id
+            ),
+        }
     }
 
     /// Generate up to `opts.max_new_tokens` tokens after `prompt`; returns the new ids.
