@@ -22,19 +22,37 @@ static EMBEDDED_FONT: &[u8] = include_bytes!(concat!(
 ));
 
 static FONT: OnceLock<Result<FontMetrics, String>> = OnceLock::new();
+static FONT_BYTES: OnceLock<&'static [u8]> = OnceLock::new();
+static OUTLINES: OnceLock<Option<ab_glyph::FontRef<'static>>> = OnceLock::new();
+
+/// The font file in use: `$ML4LLM_ASSETS/fonts/DejaVuSans.ttf` when present, else the
+/// embedded copy.
+fn font_bytes() -> &'static [u8] {
+    FONT_BYTES.get_or_init(|| {
+        let from_env = std::env::var_os("ML4LLM_ASSETS")
+            .map(|dir| Path::new(&dir).join("fonts").join("DejaVuSans.ttf"))
+            .and_then(|p| std::fs::read(p).ok());
+        match from_env {
+            Some(b) => Box::leak(b.into_boxed_slice()),
+            None => EMBEDDED_FONT,
+        }
+    })
+}
+
+/// The same font parsed for its glyph outlines (text at arbitrary angles).
+fn outlines() -> Result<&'static ab_glyph::FontRef<'static>> {
+    OUTLINES
+        .get_or_init(|| ab_glyph::FontRef::try_from_slice(font_bytes()).ok())
+        .as_ref()
+        .ok_or_else(|| anyhow!("DejaVuSans.ttf has no readable glyph outlines"))
+}
 
 /// Registers the `sans-serif` font with plotters' ab_glyph backend (once per process) and
 /// returns its metrics. `$ML4LLM_ASSETS/fonts/DejaVuSans.ttf` is used instead of the
 /// embedded copy when present.
 pub(super) fn font() -> Result<&'static FontMetrics> {
     FONT.get_or_init(|| {
-        let from_env = std::env::var_os("ML4LLM_ASSETS")
-            .map(|dir| Path::new(&dir).join("fonts").join("DejaVuSans.ttf"))
-            .and_then(|p| std::fs::read(p).ok());
-        let bytes: &'static [u8] = match from_env {
-            Some(b) => Box::leak(b.into_boxed_slice()),
-            None => EMBEDDED_FONT,
-        };
+        let bytes = font_bytes();
         register_font("sans-serif", FontStyle::Normal, bytes)
             .map_err(|_| "DejaVuSans.ttf is not a valid font".to_string())?;
         FontMetrics::parse(bytes).ok_or_else(|| "cannot read DejaVuSans.ttf metrics".to_string())
@@ -59,6 +77,9 @@ pub(super) const FONT_SCALE: f64 = 1.164;
 // DejaVu Sans metrics as fractions of the ab_glyph pixel size.
 pub(super) const CAP: f64 = 0.626;
 pub(super) const DESC: f64 = 0.203;
+/// Distance between the baselines of multi-line text, in ab_glyph pixel sizes
+/// (matplotlib's linespacing 1.2 in ems).
+pub(super) const LINE_SPACING: f64 = 1.2 / FONT_SCALE;
 
 pub(super) const BLACK_RGB: Rgb = (0, 0, 0);
 pub(super) const SPINE: Rgb = (0, 0, 0);
@@ -190,6 +211,123 @@ impl Canvas<'_, '_> {
                 .map_err(de)?;
         }
         Ok(())
+    }
+
+    /// Width and height of the unturned block of `s`'s lines (`\n` separates them;
+    /// baselines `LINE_SPACING` × size apart).
+    fn text_block(&self, s: &str, size: f64) -> (f64, f64) {
+        let lines = s.split('\n').count().max(1) as f64;
+        let w = s
+            .split('\n')
+            .map(|l| self.text_w(l, size))
+            .fold(0.0, f64::max);
+        (w, (CAP + DESC) * size + (lines - 1.0) * LINE_SPACING * size)
+    }
+
+    /// Size `(w, h)` of the box around `s` drawn at `degrees` (see [`Self::text_at_angle`]).
+    pub fn text_box_at_angle(&self, s: &str, size: f64, degrees: f64) -> (f64, f64) {
+        let (w, h) = self.text_block(s, size);
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        (w * cos.abs() + h * sin.abs(), w * sin.abs() + h * cos.abs())
+    }
+
+    /// Draws `s` turned `degrees` counter-clockwise, placing the turned text's bounding
+    /// box with its top centre at `(x, y)` (how matplotlib places rotated tick labels).
+    /// Lines split at `\n` are centred on each other.
+    /// The glyph outlines are turned and rasterised with anti-aliasing, written here
+    /// because plotters turns text by quarter turns only.
+    pub fn text_at_angle(
+        &self,
+        s: &str,
+        (x, y): (f64, f64),
+        size: f64,
+        color: Rgb,
+        degrees: f64,
+    ) -> Result<()> {
+        use ab_glyph::{Font, OutlineCurve};
+        if s.trim().is_empty() || !(x.is_finite() && y.is_finite() && degrees.is_finite()) {
+            return Ok(());
+        }
+        let font = outlines()?;
+        let (total, block_h) = self.text_block(s, size);
+        let k = self.font.px_per_unit(size);
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        // Text frame: u along the baseline, v down across it (baseline at v = 0); in
+        // pixels (y down) u runs along (cos, -sin) and v along (sin, cos).
+        let turn = |u: f64, v: f64| (u * cos + v * sin, -u * sin + v * cos);
+        let corners = [
+            turn(0.0, -CAP * size),
+            turn(total, -CAP * size),
+            turn(0.0, block_h - CAP * size),
+            turn(total, block_h - CAP * size),
+        ];
+        let bbox = Mask::bbox(&corners);
+        let origin = (x - (bbox.x0 + bbox.x1) / 2.0, y - bbox.y0);
+        // Rasterise over the turned box (plus a pixel of margin) in local pixels.
+        let (left, top) = (
+            (origin.0 + bbox.x0).floor() - 1.0,
+            (origin.1 + bbox.y0).floor() - 1.0,
+        );
+        let (w, h) = (
+            (bbox.w() + 3.0).ceil() as usize,
+            (bbox.h() + 3.0).ceil() as usize,
+        );
+        let mut raster = ab_glyph_rasterizer::Rasterizer::new(w, h);
+        let placed = s.split('\n').enumerate().flat_map(|(i, line)| {
+            let (glyphs, w) = self.font.layout(line, size);
+            let (indent, baseline) = ((total - w) / 2.0, i as f64 * LINE_SPACING * size);
+            glyphs
+                .into_iter()
+                .map(move |(pen, _lsb, c)| (indent + pen, baseline, c))
+        });
+        for (pen, baseline, c) in placed {
+            if c.is_whitespace() {
+                continue;
+            }
+            let Some(outline) = font.outline(font.glyph_id(c)) else {
+                continue;
+            };
+            // font units (y up) -> turned local pixels
+            let at = |p: ab_glyph::Point| {
+                let (dx, dy) = turn(pen + f64::from(p.x) * k, baseline - f64::from(p.y) * k);
+                ab_glyph::point((origin.0 + dx - left) as f32, (origin.1 + dy - top) as f32)
+            };
+            for curve in &outline.curves {
+                match *curve {
+                    OutlineCurve::Line(a, b) => raster.draw_line(at(a), at(b)),
+                    OutlineCurve::Quad(a, b, c) => raster.draw_quad(at(a), at(b), at(c)),
+                    OutlineCurve::Cubic(a, b, c, d) => {
+                        raster.draw_cubic(at(a), at(b), at(c), at(d))
+                    }
+                }
+            }
+        }
+        let (cw, ch) = self.area.dim_in_pixel();
+        let clip = Rect {
+            x0: 0.0,
+            y0: 0.0,
+            x1: f64::from(cw),
+            y1: f64::from(ch),
+        };
+        let region = Rect {
+            x0: left,
+            y0: top,
+            x1: left + w as f64,
+            y1: top + h as f64,
+        };
+        let Some(mut mask) = Mask::new(clip, region, 0.0) else {
+            return Ok(());
+        };
+        raster.for_each_pixel_2d(|i, j, a| {
+            if a > 0.0 {
+                mask.add(
+                    left as i32 + i as i32,
+                    top as i32 + j as i32,
+                    f64::from(a.min(1.0)),
+                );
+            }
+        });
+        mask.draw(self, color, 1.0)
     }
 
     /// A polyline of the given width.

@@ -152,6 +152,11 @@ impl FontMetrics {
         })
     }
 
+    /// Pixels per font unit at ab_glyph pixel `size`.
+    pub fn px_per_unit(&self, size: f64) -> f64 {
+        size / self.height_units
+    }
+
     fn glyph(&self, c: char) -> usize {
         self.glyph_of.get(&c).copied().unwrap_or(0) as usize
     }

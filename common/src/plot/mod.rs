@@ -565,6 +565,9 @@ pub struct Panel {
     pub log_x: bool,
     /// Explicit x tick positions and labels (rotated vertically when they would overlap).
     pub x_ticks: Option<Vec<(f64, String)>>,
+    /// x tick labels at this angle in degrees, counter-clockwise, whether or not they
+    /// overlap (matplotlib `rotation=`; e.g. -45 reads down to the right).
+    pub x_tick_angle: Option<f64>,
     /// Explicit y tick positions and labels.
     pub y_ticks: Option<Vec<(f64, String)>>,
     /// Labels on a right-hand y axis sharing the left axis' range (matplotlib `twinx`
@@ -648,6 +651,13 @@ impl Panel {
     /// Explicit x ticks.
     pub fn x_ticks(mut self, v: Vec<(f64, String)>) -> Self {
         self.x_ticks = Some(v);
+        self
+    }
+
+    /// Draws the x tick labels at `degrees` (counter-clockwise; -45 reads down to the
+    /// right), each label's rotated box centred under its tick as matplotlib does.
+    pub fn x_tick_angle(mut self, degrees: f64) -> Self {
+        self.x_tick_angle = Some(degrees);
         self
     }
 

@@ -266,6 +266,8 @@ struct Layout {
     x_minor: Vec<f64>,
     y_minor: Vec<f64>,
     x_rotated: bool,
+    /// x tick labels turned by this many degrees (set by the panel; wins over `x_rotated`).
+    x_angle: Option<f64>,
     /// Left edge of the colorbar, when there is one.
     cbar_x: Option<f64>,
 }
@@ -388,7 +390,9 @@ fn layout(cv: &Canvas, p: &Panel, cell: Rect, m: &Metrics) -> Layout {
             x_max_n -= 1;
             (xt, x_minor) = axis_ticks(None, &xa, x_max_n, x_int);
         }
-        let x_rotated = p.x_ticks.is_some() && labels_overlap(cv, &xt, &xa, m.tick);
+        let x_angle = p.x_tick_angle;
+        let x_rotated =
+            x_angle.is_none() && p.x_ticks.is_some() && labels_overlap(cv, &xt, &xa, m.tick);
         Layout {
             plot,
             xa,
@@ -398,6 +402,7 @@ fn layout(cv: &Canvas, p: &Panel, cell: Rect, m: &Metrics) -> Layout {
             x_minor,
             y_minor,
             x_rotated,
+            x_angle,
             cbar_x: cbar_offset.map(|o| plot.x1 + o),
         }
     };
@@ -428,17 +433,14 @@ fn layout(cv: &Canvas, p: &Panel, cell: Rect, m: &Metrics) -> Layout {
                 .fold(0.0, f64::max)
         };
         let left = m.pad + ylabel_w + max_w(&l.yt) + m.tick_pad + m.tick_len;
-        let xt_h = if l.xt.is_empty() {
-            0.0
-        } else if l.x_rotated {
-            max_w(&l.xt)
-        } else {
-            m.tick * (CAP + DESC)
-        };
+        let xt_h = x_labels_height(cv, &l, m.tick);
         let bottom = m.pad + m.tick_len + m.tick_pad + xt_h + xlabel_h;
         // Room for half of the last x tick label beyond the right spine.
-        let last_half = match (l.x_rotated, l.xt.last()) {
-            (false, Some(t)) if right_fixed == 0.0 => cv.text_w(&t.label, m.tick) / 2.0,
+        let last_half = match (l.x_rotated, l.x_angle, l.xt.last()) {
+            (false, Some(a), Some(t)) if right_fixed == 0.0 => {
+                cv.text_box_at_angle(&t.label, m.tick, a).0 / 2.0
+            }
+            (false, None, Some(t)) if right_fixed == 0.0 => cv.text_w(&t.label, m.tick) / 2.0,
             _ => 0.0,
         };
         let right = m.pad.max(last_half) + right_fixed;
@@ -571,7 +573,9 @@ fn draw_axes(cv: &Canvas, p: &Panel, l: &Layout, m: &Metrics) -> Result<()> {
     for t in &l.xt {
         let Some(x) = l.xa.pixel(t.pos) else { continue };
         cv.path(&[(x, plot.y1), (x, plot.y1 + m.tick_len)], spine, 1)?;
-        if l.x_rotated {
+        if let Some(a) = l.x_angle {
+            cv.text_at_angle(&t.label, (x, label_y), m.tick, BLACK_RGB, a)?;
+        } else if l.x_rotated {
             cv.text(
                 &t.label,
                 (x, label_y),
@@ -645,15 +649,7 @@ fn draw_axes(cv: &Canvas, p: &Panel, l: &Layout, m: &Metrics) -> Result<()> {
         }
     }
     // labels and title
-    let xt_h = if l.xt.is_empty() {
-        0.0
-    } else if l.x_rotated {
-        l.xt.iter()
-            .map(|t| cv.text_w(&t.label, m.tick))
-            .fold(0.0, f64::max)
-    } else {
-        m.tick * (CAP + DESC)
-    };
+    let xt_h = x_labels_height(cv, l, m.tick);
     let cx = (plot.x0 + plot.x1) / 2.0;
     let xl_y = label_y + xt_h + cv.px(5.0);
     cv.text(
@@ -1235,5 +1231,20 @@ pub(super) fn draw_marker(
             }
             Ok(())
         }
+    }
+}
+
+/// Height of the x tick labels' row: one line, the longest label when vertical, or the
+/// tallest turned box.
+fn x_labels_height(cv: &Canvas, l: &Layout, size: f64) -> f64 {
+    let widest = |f: &dyn Fn(&str) -> f64| l.xt.iter().map(|t| f(&t.label)).fold(0.0, f64::max);
+    if l.xt.is_empty() {
+        0.0
+    } else if let Some(a) = l.x_angle {
+        widest(&|s| cv.text_box_at_angle(s, size, a).1)
+    } else if l.x_rotated {
+        widest(&|s| cv.text_w(s, size))
+    } else {
+        size * (CAP + DESC)
     }
 }

@@ -690,3 +690,92 @@ fn spanning_panels_take_their_cells_and_bad_spans_are_errors() {
     let bad = Figure::grid(4.0, 3.0, 1, 2).panel_at(Panel::new("too wide"), 0, 1, 1, 2);
     assert!(bad.save_png(&dir.path().join("bad.png")).is_err());
 }
+
+/// What [`turned_ink`] measures: the ink's bounding box `(x0, y0, x1, y1)`, the y of
+/// the leftmost and of the rightmost ink column, and the expected (turned) box size.
+type Ink = ((u32, u32, u32, u32), (u32, u32), (f64, f64));
+
+/// Draws `text` turned `degrees` with its box's top centre at (200, 120) on a white
+/// 400×400 canvas and measures the ink.
+fn turned_ink(text: &str, degrees: f64) -> Ink {
+    use plotters::prelude::*;
+    let (w, h) = (400u32, 400u32);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    let size;
+    let want;
+    {
+        let area = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let cv = super::canvas::Canvas {
+            area: &area,
+            dpi: 100.0,
+            font: super::canvas::font().expect("font"),
+        };
+        size = cv.font(20.0);
+        want = cv.text_box_at_angle(text, size, degrees);
+        cv.text_at_angle(text, (200.0, 120.0), size, (0, 0, 0), degrees)
+            .expect("draw");
+        area.present().expect("present");
+    }
+    let dark = |x: u32, y: u32| buf[((y * w + x) * 3) as usize] < 128;
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    let (mut y_left, mut y_right) = (0, 0);
+    for x in 0..w {
+        for y in 0..h {
+            if dark(x, y) {
+                if x < x0 {
+                    (x0, y_left) = (x, y);
+                }
+                if x >= x1 {
+                    (x1, y_right) = (x, y);
+                }
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    ((x0, y0, x1, y1), (y_left, y_right), want)
+}
+
+#[test]
+fn text_at_an_angle_fills_its_turned_box_under_the_anchor() {
+    for deg in [-45.0, 45.0, 30.0] {
+        let ((x0, y0, x1, y1), (y_left, y_right), (bw, bh)) = turned_ink("Hello world", deg);
+        assert!(x1 > x0 && y1 > y0, "{deg}°: no ink");
+        let (iw, ih) = (f64::from(x1 - x0 + 1), f64::from(y1 - y0 + 1));
+        // The ink fills most of the turned box (glyphs do not reach every corner) and
+        // never spills out of it.
+        assert!(
+            iw <= bw + 2.0 && ih <= bh + 2.0,
+            "{deg}°: ink {iw}x{ih} > box {bw}x{bh}"
+        );
+        assert!(
+            iw >= 0.8 * bw && ih >= 0.8 * bh,
+            "{deg}°: ink {iw}x{ih} << box {bw}x{bh}"
+        );
+        // Box top centre at the anchor.
+        let cx = f64::from(x0 + x1) / 2.0;
+        assert!(
+            (cx - 200.0).abs() <= 0.1 * bw + 2.0,
+            "{deg}°: centre x {cx}"
+        );
+        assert!(
+            f64::from(y0) >= 119.0 && f64::from(y0) <= 120.0 + 0.1 * bh,
+            "{deg}°: top {y0}"
+        );
+        // Direction: -45° reads down to the right, +45° and +30° up to the right.
+        if deg < 0.0 {
+            assert!(y_right > y_left, "{deg}°: does not descend");
+        } else {
+            assert!(y_right < y_left, "{deg}°: does not rise");
+        }
+    }
+    // A steeper angle makes a taller box.
+    let (_, _, (_, h30)) = turned_ink("Hello world", 30.0);
+    let (_, _, (_, h60)) = turned_ink("Hello world", 60.0);
+    assert!(h60 > h30);
+    // Two lines make a box taller than one, and the ink fills it.
+    let ((_, y0, _, y1), _, (_, bh)) = turned_ink("train/\norchestra", 0.0);
+    let (_, _, (_, one)) = turned_ink("orchestra", 0.0);
+    assert!(bh > 1.8 * one, "two-line box {bh} vs one line {one}");
+    assert!(f64::from(y1 - y0 + 1) >= 0.8 * bh);
+}
