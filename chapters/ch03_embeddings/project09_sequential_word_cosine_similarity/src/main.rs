@@ -23,7 +23,7 @@ use common::cli::CommonArgs;
 use common::device::to_rows_f64;
 use common::embeddings::{token_embeddings, TokenEmbeddings};
 use common::output::Output;
-use common::plot::{bar_edges, cycle_color, rgb_f, Figure, Panel, Series, Style};
+use common::plot::{cycle_color, rgb_f, Figure, Panel, Series, Style};
 use common::stats::successive_cosine;
 
 const PROJECT: &str = "project09_sequential_word_cosine_similarity";
@@ -101,11 +101,13 @@ fn bars_with_edges(
         .filter(|(_, v)| v.is_finite())
         .map(|(a, b)| (*a, *b))
         .unzip();
-    let mut bars = Series::bars_width(x.clone(), h.clone(), width, vec![color]);
+    // Each series' edges are drawn with its own bars, so a later (overlapping) series
+    // covers an earlier one's edges, as in matplotlib.
+    let mut bars = Series::bars_width(x, h, width, vec![color]).with_edge((0, 0, 0));
     if let Some(l) = label {
         bars = bars.with_label(l);
     }
-    panel.add(bars).add(bar_edges(&x, &h, width, (0, 0, 0)))
+    panel.add(bars)
 }
 
 /// Part 1: similarity of each token to its predecessor in one sentence.
@@ -141,7 +143,8 @@ fn part1_sequential_similarity(emb: &TokenEmbeddings, out: &mut Output) -> Resul
     let panel = Panel::new("Cosine similarities of sequential token embeddings")
         .ylabel("Cosine similarity")
         .xlim(-0.5, n as f64 - 0.5)
-        .x_ticks(ticks);
+        .x_ticks(ticks)
+        .x_tick_angle(-45.0);
     let panel = bars_with_edges(
         panel,
         &positions(n),
@@ -210,7 +213,7 @@ fn part2_context_independence(emb: &TokenEmbeddings, out: &mut Output) -> Result
     let ticks = (0..n)
         .map(|i| {
             let label = if seqs[0].tokens[i] != seqs[1].tokens[i] {
-                format!("{}/{}", seqs[0].tokens[i], seqs[1].tokens[i])
+                format!("{}/\n{}", seqs[0].tokens[i], seqs[1].tokens[i])
             } else {
                 seqs[1].tokens[i].clone()
             };
@@ -221,6 +224,7 @@ fn part2_context_independence(emb: &TokenEmbeddings, out: &mut Output) -> Result
         .ylabel("Cosine similarity")
         .xlim(-0.5, n as f64 - 0.5)
         .x_ticks(ticks)
+        .x_tick_angle(-45.0)
         .add(Series::hline(0.0, Style::line((0, 0, 0)).dashed().width(1)));
     for (k, s) in seqs.iter().enumerate() {
         let x: Vec<f64> = positions(n)

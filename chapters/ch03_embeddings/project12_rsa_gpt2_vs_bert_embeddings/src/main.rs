@@ -301,6 +301,7 @@ fn part2b_direct_comparison(pair: &Pair, quick: bool, out: &mut Output) -> Resul
         .ylim(-0.5, 0.5)
         .xlim(-0.5, WORDS.len() as f64 - 0.5)
         .x_ticks(word_ticks(0..WORDS.len()))
+        .x_tick_angle(90.0)
         .add(Series::hline(0.0, Style::line((0, 0, 0)).dashed().width(1)))
         .add(Series::scatter(
             x,
@@ -358,6 +359,7 @@ fn part3_rsa(pair: &Pair, figure: &str, out: &mut Output) -> Result<f64> {
         Panel::new(title)
             .heatmap(Heatmap::new(m.to_vec(), Colormap::Plasma).range(0.1, 0.5))
             .x_ticks(even.clone())
+            .x_tick_angle(90.0)
             .y_ticks(odd.clone())
     };
     let c = Panel::new(&format!("C) RSA r = {r:.2}"))
