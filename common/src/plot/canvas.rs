@@ -21,7 +21,14 @@ static EMBEDDED_FONT: &[u8] = include_bytes!(concat!(
     "/../assets/fonts/DejaVuSans.ttf"
 ));
 
+/// DejaVu Sans Bold, for bold titles and text.
+static EMBEDDED_BOLD: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../assets/fonts/DejaVuSans-Bold.ttf"
+));
+
 static FONT: OnceLock<Result<FontMetrics, String>> = OnceLock::new();
+static BOLD: OnceLock<Result<FontMetrics, String>> = OnceLock::new();
 static FONT_BYTES: OnceLock<&'static [u8]> = OnceLock::new();
 static OUTLINES: OnceLock<Option<ab_glyph::FontRef<'static>>> = OnceLock::new();
 
@@ -56,6 +63,19 @@ pub(super) fn font() -> Result<&'static FontMetrics> {
         register_font("sans-serif", FontStyle::Normal, bytes)
             .map_err(|_| "DejaVuSans.ttf is not a valid font".to_string())?;
         FontMetrics::parse(bytes).ok_or_else(|| "cannot read DejaVuSans.ttf metrics".to_string())
+    })
+    .as_ref()
+    .map_err(|e| anyhow!("{e}"))
+}
+
+/// Registers the bold `sans-serif` face with plotters (once per process) and returns its
+/// metrics.
+pub(super) fn bold_font() -> Result<&'static FontMetrics> {
+    BOLD.get_or_init(|| {
+        register_font("sans-serif", FontStyle::Bold, EMBEDDED_BOLD)
+            .map_err(|_| "DejaVuSans-Bold.ttf is not a valid font".to_string())?;
+        FontMetrics::parse(EMBEDDED_BOLD)
+            .ok_or_else(|| "cannot read DejaVuSans-Bold.ttf metrics".to_string())
     })
     .as_ref()
     .map_err(|e| anyhow!("{e}"))
@@ -136,6 +156,8 @@ pub(super) struct Canvas<'a, 'b> {
     pub area: &'b Area<'a>,
     pub dpi: f64,
     pub font: &'static FontMetrics,
+    /// Metrics of the bold face ([`Canvas::text_bold`]).
+    pub bold: &'static FontMetrics,
 }
 
 impl Canvas<'_, '_> {
@@ -149,8 +171,13 @@ impl Canvas<'_, '_> {
         v * self.dpi / 100.0
     }
 
-    fn font_desc(size: f64) -> FontDesc<'static> {
-        FontDesc::new(FontFamily::SansSerif, size, FontStyle::Normal)
+    fn font_desc(size: f64, bold: bool) -> FontDesc<'static> {
+        let style = if bold {
+            FontStyle::Bold
+        } else {
+            FontStyle::Normal
+        };
+        FontDesc::new(FontFamily::SansSerif, size, style)
     }
 
     /// Width of a text in pixels.
@@ -163,12 +190,39 @@ impl Canvas<'_, '_> {
     pub fn text(
         &self,
         s: &str,
-        (x, y): (f64, f64),
+        at: (f64, f64),
         size: f64,
         color: Rgb,
         ha: HPos,
         va: VAlign,
         rotated: bool,
+    ) -> Result<()> {
+        self.text_in_face(s, at, size, color, (ha, va), rotated, false)
+    }
+
+    /// [`Self::text`] in the bold face, unrotated.
+    pub fn text_bold(
+        &self,
+        s: &str,
+        at: (f64, f64),
+        size: f64,
+        color: Rgb,
+        ha: HPos,
+        va: VAlign,
+    ) -> Result<()> {
+        self.text_in_face(s, at, size, color, (ha, va), false, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn text_in_face(
+        &self,
+        s: &str,
+        (x, y): (f64, f64),
+        size: f64,
+        color: Rgb,
+        (ha, va): (HPos, VAlign),
+        rotated: bool,
+        bold: bool,
     ) -> Result<()> {
         if s.is_empty() || !(x.is_finite() && y.is_finite()) {
             return Ok(());
@@ -181,14 +235,15 @@ impl Canvas<'_, '_> {
             VAlign::Bottom => -DESC * size,
         };
         let color = RGBColor(color.0, color.1, color.2);
-        let mut desc = Self::font_desc(size);
+        let mut desc = Self::font_desc(size, bold);
+        let metrics = if bold { self.bold } else { self.font };
         if rotated {
             desc = desc.transform(FontTransform::Rotate270);
         }
         let style = desc.color(&color).pos(Pos::new(HPos::Left, VPos::Top));
         // Glyph by glyph: plotters puts each glyph's bounding box at the given position, so
         // add the left side bearing (which its ab_glyph backend leaves out) ourselves.
-        let (glyphs, total) = self.font.layout(s, size);
+        let (glyphs, total) = metrics.layout(s, size);
         let start = match ha {
             HPos::Left => 0.0,
             HPos::Center => -total / 2.0,

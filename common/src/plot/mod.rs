@@ -261,6 +261,8 @@ pub enum Series {
         text: String,
         size: u32,
         color: Rgb,
+        /// In the bold face.
+        bold: bool,
     },
 }
 
@@ -360,7 +362,16 @@ impl Series {
             text: text.to_string(),
             size,
             color,
+            bold: false,
         }
+    }
+
+    /// Text series in the bold face (other kinds are unchanged).
+    pub fn bold(mut self) -> Self {
+        if let Series::Text { bold, .. } = &mut self {
+            *bold = true;
+        }
+        self
     }
 
     /// Sets the legend label (for every kind except `Text`, which has none).
@@ -588,6 +599,8 @@ pub struct Panel {
     pub legend_opaque: bool,
     /// No spines, ticks or axis labels (only the title), e.g. for network drawings.
     pub hide_axes: bool,
+    /// Title in the bold face (matplotlib `fontweight="bold"`).
+    pub title_bold: bool,
 }
 
 impl Panel {
@@ -651,6 +664,12 @@ impl Panel {
     /// Explicit x ticks.
     pub fn x_ticks(mut self, v: Vec<(f64, String)>) -> Self {
         self.x_ticks = Some(v);
+        self
+    }
+
+    /// Sets the title in the bold face.
+    pub fn bold_title(mut self) -> Self {
+        self.title_bold = true;
         self
     }
 

@@ -45,6 +45,8 @@ pub struct NetworkStyle {
     pub node_edge: Rgb,
     /// Label font size in points.
     pub label_size: u32,
+    /// Labels in the bold face.
+    pub label_bold: bool,
     /// Label colour.
     pub label_color: Rgb,
     /// Label placement.
@@ -70,6 +72,7 @@ impl Default for NetworkStyle {
             node_fill: (211, 211, 211),
             node_edge: (0, 0, 0),
             label_size: 12,
+            label_bold: false,
             label_color: (0, 0, 0),
             labels: LabelPlacement::Outside,
             circle: Some((64, 64, 64)),
@@ -187,13 +190,8 @@ pub fn network_panel(
             LabelPlacement::Center => (0.0, 0.0),
             LabelPlacement::Outside => outside_offset(text, (x, y), style),
         };
-        p = p.add(Series::text(
-            x + dx,
-            y + dy,
-            text,
-            style.label_size,
-            style.label_color,
-        ));
+        let t = Series::text(x + dx, y + dy, text, style.label_size, style.label_color);
+        p = p.add(if style.label_bold { t.bold() } else { t });
     }
     p
 }

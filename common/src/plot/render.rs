@@ -26,6 +26,7 @@ pub(crate) fn render_png(fig: &Figure, path: &Path) -> Result<()> {
         area: &root,
         dpi: fig.dpi,
         font,
+        bold: super::canvas::bold_font()?,
     };
     let (w, h) = (f64::from(w), f64::from(h));
     let mut top = 0.0;
@@ -469,15 +470,7 @@ fn draw_panel(cv: &Canvas, p: &Panel, cell: Rect) -> Result<()> {
     if plot.w() < 4.0 || plot.h() < 4.0 {
         // Too small to hold axes: only the title.
         let c = ((cell.x0 + cell.x1) / 2.0, cell.y0 + m.pad);
-        return cv.text(
-            &p.title,
-            c,
-            m.title,
-            BLACK_RGB,
-            HPos::Center,
-            VAlign::Top,
-            false,
-        );
+        return panel_title(cv, p, c, m.title, VAlign::Top);
     }
     let (xa, ya) = (&l.xa, &l.ya);
 
@@ -503,15 +496,7 @@ fn draw_panel(cv: &Canvas, p: &Panel, cell: Rect) -> Result<()> {
     }
     if p.hide_axes {
         let title = ((plot.x0 + plot.x1) / 2.0, plot.y0 - cv.px(7.0));
-        cv.text(
-            &p.title,
-            title,
-            m.title,
-            BLACK_RGB,
-            HPos::Center,
-            VAlign::Bottom,
-            false,
-        )?;
+        panel_title(cv, p, title, m.title, VAlign::Bottom)?;
     } else {
         draw_axes(cv, p, &l, &m)?;
     }
@@ -673,15 +658,16 @@ fn draw_axes(cv: &Canvas, p: &Panel, l: &Layout, m: &Metrics) -> Result<()> {
         true,
     )?;
     let title = (cx, plot.y0 - cv.px(7.0));
-    cv.text(
-        &p.title,
-        title,
-        m.title,
-        BLACK_RGB,
-        HPos::Center,
-        VAlign::Bottom,
-        false,
-    )
+    panel_title(cv, p, title, m.title, VAlign::Bottom)
+}
+
+/// The panel's title centred at `at`, bold when the panel asks for it.
+fn panel_title(cv: &Canvas, p: &Panel, at: (f64, f64), size: f64, va: VAlign) -> Result<()> {
+    if p.title_bold {
+        cv.text_bold(&p.title, at, size, BLACK_RGB, HPos::Center, va)
+    } else {
+        cv.text(&p.title, at, size, BLACK_RGB, HPos::Center, va, false)
+    }
 }
 
 fn draw_colorbar(cv: &Canvas, cb: &ColorbarSpec, x0: f64, plot: Rect, m: &Metrics) -> Result<()> {
@@ -908,18 +894,16 @@ fn draw_series(cv: &Canvas, s: &Series, xa: &Axis, ya: &Axis, plot: Rect) -> Res
             text,
             size,
             color,
+            bold,
         } => match (xa.pixel(*x), ya.pixel(*y)) {
             (Some(px), Some(py)) if plot.contains((px, py)) => {
                 let size = cv.font(f64::from(*size));
-                cv.text(
-                    text,
-                    (px, py),
-                    size,
-                    *color,
-                    HPos::Center,
-                    VAlign::Center,
-                    false,
-                )
+                let (ha, va) = (HPos::Center, VAlign::Center);
+                if *bold {
+                    cv.text_bold(text, (px, py), size, *color, ha, va)
+                } else {
+                    cv.text(text, (px, py), size, *color, ha, va, false)
+                }
             }
             _ => Ok(()),
         },

@@ -709,6 +709,7 @@ fn turned_ink(text: &str, degrees: f64) -> Ink {
             area: &area,
             dpi: 100.0,
             font: super::canvas::font().expect("font"),
+            bold: super::canvas::bold_font().expect("bold font"),
         };
         size = cv.font(20.0);
         want = cv.text_box_at_angle(text, size, degrees);
@@ -778,4 +779,37 @@ fn text_at_an_angle_fills_its_turned_box_under_the_anchor() {
     let (_, _, (_, one)) = turned_ink("orchestra", 0.0);
     assert!(bh > 1.8 * one, "two-line box {bh} vs one line {one}");
     assert!(f64::from(y1 - y0 + 1) >= 0.8 * bh);
+}
+
+#[test]
+fn bold_titles_and_text_use_the_bold_face() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ink = |bold: bool| {
+        let mut p = Panel::new("A fairly long panel title").add(Series::text(
+            0.5,
+            0.5,
+            "some words",
+            14,
+            (0, 0, 0),
+        ));
+        if bold {
+            p = p.bold_title();
+            p.series[0] = p.series[0].clone().bold();
+        }
+        let path = dir.path().join(format!("b{bold}.png"));
+        Figure::new(4.0, 3.0)
+            .panel(p)
+            .save_png(&path)
+            .expect("render");
+        let img = image::open(&path).expect("png").to_rgb8();
+        img.pixels().filter(|p| p.0[0] < 100).count()
+    };
+    let (regular, bold) = (ink(false), ink(true));
+    assert!(
+        bold as f64 > 1.15 * regular as f64,
+        "bold {bold} vs regular {regular} dark pixels"
+    );
+    // Only Text series turn bold.
+    let line = Series::line(vec![0.0], vec![0.0], Style::default()).bold();
+    assert_eq!(line.kind(), "line");
 }
