@@ -141,6 +141,7 @@ fn part1_sequential_similarity(emb: &TokenEmbeddings, out: &mut Output) -> Resul
         .map(|(i, t)| (i as f64, t.clone()))
         .collect();
     let panel = Panel::new("Cosine similarities of sequential token embeddings")
+        .bold_title()
         .ylabel("Cosine similarity")
         .xlim(-0.5, n as f64 - 0.5)
         .x_ticks(ticks)
@@ -221,6 +222,7 @@ fn part2_context_independence(emb: &TokenEmbeddings, out: &mut Output) -> Result
         })
         .collect();
     let mut panel = Panel::new("Cosine similarities of sequential token embeddings")
+        .bold_title()
         .ylabel("Cosine similarity")
         .xlim(-0.5, n as f64 - 0.5)
         .x_ticks(ticks)

@@ -228,6 +228,7 @@ fn part3_successive_digits(emb: &TokenEmbeddings, out: &mut Output) -> Result<()
         .map(|(i, t)| (i as f64, t.clone()))
         .collect();
     let panel = Panel::new("Cosine similarities of sequential token embeddings")
+        .bold_title()
         .xlabel("Digit")
         .ylabel("Cosine similarity")
         .xlim(-0.5, 10.5)

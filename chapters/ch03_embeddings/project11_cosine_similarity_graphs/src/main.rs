@@ -355,6 +355,7 @@ fn part3_number_network(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
         edge_width: 2, // matplotlib's default 1.5 points
         node_sizes: vec![markersize_px(24.0, DPI)],
         label_size: 12,
+        label_bold: true,
         labels: LabelPlacement::Center,
         lim: 1.2, // labels sit on the nodes: less room needed
         dpi: DPI,
