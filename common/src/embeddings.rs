@@ -65,6 +65,14 @@ impl TokenEmbeddings {
         let idx: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         Ok(self.matrix.index_select(0, &Tensor::from_slice(&idx)))
     }
+    /// [`Self::single_token`] of each word, in order (the first that splits is the error).
+    pub fn single_tokens<S: AsRef<str>>(&self, words: &[S]) -> Result<Vec<u32>> {
+        words
+            .iter()
+            .map(|w| self.single_token(w.as_ref()))
+            .collect()
+    }
+
     /// The single token id of `word`, or an error saying how it splits.
     pub fn single_token(&self, word: &str) -> Result<u32> {
         let ids = self.tokenizer.encode(word)?;

@@ -72,6 +72,15 @@ pub fn asset_labeled_words(name: &str) -> Result<Vec<(String, String)>> {
     read_labeled_words(&data_asset(name))
 }
 
+/// The 20 number strings chapter 3 compares (projects 10 and 11): "0".."9", then
+/// "10", "20", .., "100".
+pub fn digits_and_tens() -> Vec<String> {
+    (0..10)
+        .chain((1..=10).map(|k| 10 * k))
+        .map(|i| i.to_string())
+        .collect()
+}
+
 /// How many times `word` occurs in `text` as a whole word (a maximal run of letters and
 /// digits), ignoring case: `whole_word_count("Him, him and himself", "him") == 2`.
 pub fn whole_word_count(text: &str, word: &str) -> usize {
@@ -162,6 +171,14 @@ impl DataCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_and_tens_are_the_twenty_chapter_3_numbers() {
+        let v = digits_and_tens();
+        assert_eq!(v.len(), 20);
+        assert_eq!((v[0].as_str(), v[9].as_str()), ("0", "9"));
+        assert_eq!((v[10].as_str(), v[19].as_str()), ("10", "100"));
+    }
     use crate::data::testserver::{Route, TestServer};
 
     #[test]

@@ -23,6 +23,7 @@
 use anyhow::{bail, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::data::wordlists::digits_and_tens;
 use common::device::to_rows_f64;
 use common::embeddings::{token_embeddings, TokenEmbeddings};
 use common::output::Output;
@@ -67,11 +68,6 @@ fn main() -> Result<()> {
 struct Tokenized {
     n: i64,
     ids: Vec<u32>,
-}
-
-/// The token id of each string, each encoded on its own; every one must be one token.
-fn single_ids(emb: &TokenEmbeddings, strings: &[String]) -> Result<Vec<u32>> {
-    strings.iter().map(|s| emb.single_token(s)).collect()
 }
 
 /// Part 1: how many tokens each integer from −1000 to 1000 takes, and which ids.
@@ -194,7 +190,7 @@ fn part2_opposite_signs(numbers: &[Tokenized], out: &mut Output) -> Result<()> {
 fn part3_successive_digits(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
     out.say("\n## Part 3: successive digit cosine similarity");
     let strings: Vec<String> = (0..=10).map(|i| i.to_string()).collect();
-    let ids = single_ids(emb, &strings)?;
+    let ids = emb.single_tokens(&strings)?;
     // [11, d] rows; the similarity by hand: Σ v1·v2 / sqrt(Σ v1² · Σ v2²)
     let rows = to_rows_f64(&emb.rows(&ids)?)?;
     let mut s = vec![f64::NAN];
@@ -244,19 +240,11 @@ fn part3_successive_digits(emb: &TokenEmbeddings, out: &mut Output) -> Result<()
     Ok(())
 }
 
-/// The 20 numbers of Part 4: 0..9 then 10, 20, .., 100.
-fn part4_strings() -> Vec<String> {
-    (0..10)
-        .chain((1..=10).map(|k| 10 * k))
-        .map(|i| i.to_string())
-        .collect()
-}
-
 /// Part 4: all-to-all cosine similarity among the 20 numbers.
 fn part4_number_similarities(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
     out.say("\n## Part 4: all-to-all number similarities");
-    let strings = part4_strings();
-    let ids = single_ids(emb, &strings)?;
+    let strings = digits_and_tens();
+    let ids = emb.single_tokens(&strings)?;
     for (s, id) in strings.iter().zip(&ids) {
         out.say(format!(
             "{s:>4} -> id {id:>6}  {:?}",
@@ -318,7 +306,7 @@ mod tests {
             .map(|d| t.encode(&d.to_string()).unwrap()[0])
             .collect();
         assert_eq!(digits, (15..25).collect::<Vec<u32>>());
-        let tens: Vec<u32> = part4_strings()[10..]
+        let tens: Vec<u32> = digits_and_tens()[10..]
             .iter()
             .map(|s| t.encode(s).unwrap()[0])
             .collect();

@@ -23,6 +23,7 @@
 use anyhow::{bail, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::data::wordlists::digits_and_tens;
 use common::device::to_rows_f64;
 use common::embeddings::{token_embeddings, TokenEmbeddings};
 use common::output::Output;
@@ -306,22 +307,11 @@ fn part2_similarity_graph(sim: &Similarity, out: &mut Output) -> Result<()> {
     Ok(())
 }
 
-/// The 20 number strings of Part 3: 0..9 then 10, 20, .., 100.
-fn number_strings() -> Vec<String> {
-    (0..10)
-        .chain((1..=10).map(|k| 10 * k))
-        .map(|i| i.to_string())
-        .collect()
-}
-
 /// Part 3: a fully connected graph of number tokens, coloured by similarity.
 fn part3_number_network(emb: &TokenEmbeddings, out: &mut Output) -> Result<()> {
     out.say("\n## Part 3: graphing number networks");
-    let strings = number_strings();
-    let ids = strings
-        .iter()
-        .map(|s| emb.single_token(s))
-        .collect::<Result<Vec<u32>>>()?;
+    let strings = digits_and_tens();
+    let ids = emb.single_tokens(&strings)?;
     let labels = decode_all(emb, &ids)?;
     let mut rows = vec![];
     for (s, id) in strings.iter().zip(&ids) {
@@ -444,7 +434,7 @@ mod tests {
                 8590, 1999, 2010, 2793, 2046, 1037, 20193, 11829
             ]
         );
-        let ids: Vec<u32> = number_strings()
+        let ids: Vec<u32> = digits_and_tens()
             .iter()
             .map(|s| t.encode(s).unwrap()[0])
             .collect();
