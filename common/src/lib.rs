@@ -13,6 +13,10 @@ pub mod device;
 pub mod embeddings;
 pub mod hooks;
 pub mod hub;
+/// The statistical and ML methods of chapters 4–7 (the `methods` crate: no libtorch,
+/// so its tests build in seconds), each checked against scipy / scikit-learn /
+/// statsmodels / xgboost.
+pub use methods as ml;
 pub mod model;
 pub mod output;
 pub mod patching;
