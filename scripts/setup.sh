@@ -46,3 +46,19 @@ minilm_dir=$(.venv/bin/python -c "import importlib.util, os; s = importlib.util.
 ln -sfn "$minilm_dir" .minilm
 [ -f .minilm/model.safetensors ] || { echo "[setup] error: $minilm_dir has no model.safetensors" >&2; exit 1; }
 echo "[setup] all-MiniLM-L6-v2 ready at .minilm -> $minilm_dir"
+
+# XGBoost's C library for common::ml::xgboost (project 47): the PyPI wheel xgboost-cpu
+# ships lib/libxgboost.so with the C API, which methods/src/xgboost.rs loads at run time
+# (no link-time dependency). Only the shared library is needed, so the Python package's
+# dependencies are not installed. .libxgboost links to the package folder;
+# methods/tests/xgboost.rs fails, pointing here, when the library is missing.
+XGBOOST_VERSION=3.2.0 # must match assets/fixtures/methods/xgboost.json (scripts/make_method_fixtures.sh)
+have_xgb=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('xgboost-cpu'))" 2>/dev/null || true)
+if [ "$have_xgb" != "$XGBOOST_VERSION" ]; then
+    echo "[setup] installing xgboost-cpu==$XGBOOST_VERSION into .venv (about 20 MB, most of it libxgboost.so)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "xgboost-cpu==$XGBOOST_VERSION"
+fi
+xgb_dir=$(.venv/bin/python -c "import importlib.util; s = importlib.util.find_spec('xgboost'); print(s.submodule_search_locations[0])")
+ln -sfn "$xgb_dir" .libxgboost
+[ -f .libxgboost/lib/libxgboost.so ] || { echo "[setup] error: $xgb_dir/lib has no libxgboost.so" >&2; exit 1; }
+echo "[setup] libxgboost $XGBOOST_VERSION ready at .libxgboost -> $xgb_dir"
