@@ -24,10 +24,12 @@ def write(topic, cases, meta=None):
     import scipy, sklearn, statsmodels  # noqa: E401
     versions = {"numpy": np.__version__, "scipy": scipy.__version__,
                 "scikit-learn": sklearn.__version__, "statsmodels": statsmodels.__version__}
+    # By distribution metadata, not `import xgboost`: this folder's own xgboost.py would
+    # shadow the installed package.
+    from importlib import metadata
     try:
-        import xgboost
-        versions["xgboost"] = xgboost.__version__
-    except ImportError:
+        versions["xgboost"] = metadata.version("xgboost-cpu")
+    except metadata.PackageNotFoundError:
         pass
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, f"{topic}.json")
