@@ -258,13 +258,21 @@ thread_local! {
     static LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// XGBoost's log callback: keeps the message for [`take_log`] and shows it on stderr, as
-/// XGBoost's default logger would.
+/// XGBoost's log callback: keeps the message for [`take_log`] (the last 64 at most) and
+/// shows it on stderr, as XGBoost's default logger would. Never panics (it runs inside C).
 extern "C" fn log_callback(msg: *const c_char) {
+    use std::io::Write;
     // SAFETY: XGBoost passes a NUL-terminated message.
     let text = unsafe { cstr_lossy(msg) };
-    eprintln!("{}", text.trim_end());
-    let _ = LOG.try_with(|l| l.borrow_mut().push(text));
+    let _ = writeln!(std::io::stderr(), "{}", text.trim_end());
+    let _ = LOG.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            if l.len() >= 64 {
+                l.remove(0);
+            }
+            l.push(text);
+        }
+    });
 }
 
 fn take_log() -> Vec<String> {

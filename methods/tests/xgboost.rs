@@ -231,7 +231,7 @@ fn default_params_are_the_spec_ones() {
 
 /// One round, eta 1, no subsampling, base score 0.5 (margin 0): the first tree's split,
 /// gain and leaves follow from g = p − y = ±0.5 and h = p(1−p) = 0.25 by hand.
-fn one_tree(y: &[f64], alpha: f64, lambda: f64) -> (Value, Array1<f64>) {
+fn one_tree(y: &[f64], alpha: f64, lambda: f64, gamma: f64) -> (Value, Array1<f64>) {
     let lib = lib();
     let x: Array2<f64> = Array2::from_shape_fn((8, 1), |(i, _)| i as f64);
     let y = Array1::from(y.to_vec());
@@ -243,6 +243,7 @@ fn one_tree(y: &[f64], alpha: f64, lambda: f64) -> (Value, Array1<f64>) {
         colsample_bytree: 1.0,
         reg_alpha: alpha,
         reg_lambda: lambda,
+        gamma,
         extra: vec![("base_score".into(), "0.5".into())],
         ..XgbParams::default()
     };
@@ -259,7 +260,7 @@ fn first_tree_gain_and_leaves_match_hand_computation() {
     // y = 0,0,0,0,1,1,1,1. Split 4|4: G_L = 2, G_R = −2, H_L = H_R = 1 (= min_child_weight).
     // alpha 0.5, lambda 1: T(±2) = ±1.5; XGBoost's gain (no ½) = 1.5²/2 + 1.5²/2 − 0 = 2.25;
     // leaves −T(G)/(H+λ) = ∓0.75. Deeper splits would leave a child with H < 1.
-    let (tree, margin) = one_tree(&[0., 0., 0., 0., 1., 1., 1., 1.], 0.5, 1.0);
+    let (tree, margin) = one_tree(&[0., 0., 0., 0., 1., 1., 1., 1.], 0.5, 1.0, 0.0);
     assert_eq!(tree["split"], "f0", "{tree}");
     assert!((num(&tree["gain"]) - 2.25).abs() < 1e-6, "{tree}");
     let kids = tree["children"].as_array().unwrap();
@@ -274,18 +275,27 @@ fn first_tree_gain_and_leaves_match_hand_computation() {
         max_abs_diff(margin.as_slice().unwrap(), want.as_slice().unwrap()) < 1e-6,
         "{margin}"
     );
+    // gamma prunes (gain 2.25 < 3: no split) but is not subtracted from the reported gain
+    let balanced = [0., 0., 0., 0., 1., 1., 1., 1.];
+    let (tree, _) = one_tree(&balanced, 0.5, 1.0, 0.5);
+    assert!((num(&tree["gain"]) - 2.25).abs() < 1e-6, "{tree}");
+    let (tree, _) = one_tree(&balanced, 0.5, 1.0, 3.0);
+    assert!(
+        tree.get("children").is_none(),
+        "gamma 3 should prune the split: {tree}"
+    );
 
     // y = 0×6, 1×2: G = 2, H = 2. With lambda 5, alpha 0 the 4|4 split (G_L = 2, G_R = 0)
     // gains 4/6 + 0 − 4/7 = 2/21 and the leaves are −2/6 and 0.
     let y = [0., 0., 0., 0., 0., 0., 1., 1.];
-    let (tree, margin) = one_tree(&y, 0.0, 5.0);
+    let (tree, margin) = one_tree(&y, 0.0, 5.0, 0.0);
     assert!((num(&tree["gain"]) - 2.0 / 21.0).abs() < 1e-6, "{tree}");
     assert!(
         (margin[0] + 1.0 / 3.0).abs() < 1e-6 && margin[7].abs() < 1e-6,
         "{margin}"
     );
     // With alpha 5 > |G| every T(G) is 0: no split and a single leaf of weight 0.
-    let (tree, margin) = one_tree(&y, 5.0, 5.0);
+    let (tree, margin) = one_tree(&y, 5.0, 5.0, 0.0);
     assert!(tree.get("children").is_none(), "a split was made: {tree}");
     assert_eq!(num(&tree["leaf"]), 0.0, "{tree}");
     assert!(margin.iter().all(|&m| m == 0.0), "{margin}");
