@@ -15,9 +15,10 @@
 //! | [`permutation_test`] | p37's label-permutation test (seeded) | p37 |
 //!
 //! The Student-t tail is statrs's regularised incomplete beta function (called on the
-//! precise side, see [`t_pvalue`]); the chi-square tail is statrs's `ChiSquared::sf`. The tests themselves are a few lines of arithmetic that no crate
-//! offers with scipy's conventions (degrees of freedom, `alternative=`, Welch's df,
-//! statsmodels' McNemar without clipping of `|b − c| − 1`), so they are written here.
+//! precise side, see [`t_pvalue`]); the chi-square tail is statrs's `ChiSquared::sf`.
+//! The tests themselves are a few lines of arithmetic that no crate offers with scipy's
+//! conventions (degrees of freedom, `alternative=`, Welch's df, statsmodels' McNemar
+//! without clipping of `|b − c| − 1`, scipy's BH rounding), so they are written here.
 //!
 //! Errors instead of NaN: fewer than two values in a group, zero variance where the t
 //! statistic is undefined, non-finite input and p values outside [0, 1] give an `Err`
