@@ -118,14 +118,8 @@ fn compare_case(name: &str, ablated: bool) {
             .zip(vec1(&r["scores"]))
             .collect();
         reference.sort_by_key(|&(i, _)| i);
-        // Both are XGBoost's float32 scores, widened; the JSON reader may move the widened
-        // reference by an ulp of f64, so compare as f32: identical, not just close.
-        let as_f32 = |v: &[(usize, f64)]| v.iter().map(|&(i, s)| (i, s as f32)).collect::<Vec<_>>();
-        assert_eq!(
-            as_f32(&ours),
-            as_f32(&reference),
-            "{name}: {key} importance"
-        );
+        // Both are XGBoost's float32 scores, widened: identical, not just close.
+        assert_eq!(ours, reference, "{name}: {key} importance");
         assert!(
             ours.iter().all(|&(_, s)| s > 0.0),
             "{name}: {key} has a zero score"
