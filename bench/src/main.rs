@@ -40,6 +40,9 @@ fn main() -> Result<()> {
         tch::set_num_threads(n);
     }
     let device = common::device::parse_device(&args.device)?;
+    if args.workload == "load" {
+        return load_and_first_logits(&args.dir, device);
+    }
     let model = HookedModel::from_pretrained(&args.dir, device)?;
     let inputs: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}/inputs.json", args.dir))
@@ -148,6 +151,39 @@ fn main() -> Result<()> {
     println!(
         "{}",
         serde_json::json!({"workload": args.workload, "variants": {"ml4llm": stats}, "values": values})
+    );
+    Ok(())
+}
+
+/// The `load` workload (scripts/bench-load): load the model in `dir` and compute the
+/// last-position logits of the 14-token prompt in its inputs.json, once, as a learner's
+/// first run does. Time and peak memory are measured from outside (`/usr/bin/time -v`),
+/// so that process start-up and libtorch's own loading count too. Prints the argmax
+/// token and its logit, for the agreement check against transformers.
+fn load_and_first_logits(dir: &str, device: tch::Device) -> Result<()> {
+    let inputs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/inputs.json")).context("reading inputs.json")?,
+    )?;
+    let prompt: Vec<u32> = inputs["prompt"]
+        .as_array()
+        .ok_or_else(|| anyhow!("inputs.json has no \"prompt\" id list"))?
+        .iter()
+        .filter_map(|x| x.as_u64())
+        .map(|x| x as u32)
+        .collect();
+    let model = HookedModel::from_pretrained(dir, device)?;
+    let b = model.batch_from_ids(&[prompt], PaddingSide::Right)?;
+    let out = model.run(&b, &RunOptions::default().logits(LogitsAt::Last))?;
+    let last = out
+        .logits
+        .ok_or_else(|| anyhow!("the model returned no logits"))?
+        .to_device(tch::Device::Cpu)
+        .view([-1]);
+    let top = last.argmax(-1, false).int64_value(&[]);
+    let value = last.double_value(&[top]);
+    println!(
+        "{}",
+        serde_json::json!({"workload": "load", "argmax": top, "logit": value, "peak_rss_mb": peak_rss_mb()})
     );
     Ok(())
 }

@@ -2,7 +2,7 @@ mod fixture;
 
 use std::sync::Arc;
 
-use fixture::{arr1, arr2, cases, max_abs_diff, num, usizes, vec1};
+use fixture::{arr2, cases, max_abs_diff, num, usizes, vec1};
 use methods::xgboost::{
     default_lib_path, Booster, DMatrix, Importance, XgbClassifier, XgbLib, XgbParams,
 };

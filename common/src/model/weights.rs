@@ -1,8 +1,9 @@
 //! Reading weights from safetensors files (one file or the shards of a sharded
-//! checkpoint), memory-mapped, so one tensor can be read without loading the rest.
+//! checkpoint). Each tensor is read from the file straight into its own allocation, so
+//! loading holds one copy of the weights, and one tensor can be read without the rest.
 
 use anyhow::{anyhow, bail, Context, Result};
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::{Dtype, SafeTensors, TensorInfo};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -80,47 +81,116 @@ fn load_pytorch_file(path: &Path) -> Result<Vec<(String, Tensor)>> {
     })
 }
 
-fn view_to_tensor(path: &Path, name: &str, st: &SafeTensors) -> Result<Tensor> {
-    let v = st
-        .tensor(name)
-        .map_err(|e| anyhow!("{}: tensor {name}: {e:?}", path.display()))?;
-    let shape: Vec<i64> = v.shape().iter().map(|&s| s as i64).collect();
-    Tensor::f_from_data_size(v.data(), &shape, kind_of(v.dtype())?)
-        .with_context(|| format!("{}: tensor {name} could not be read", path.display()))
+/// The validated header of a safetensors file: every tensor's dtype, shape and byte
+/// range, and where the data section starts.
+struct SafetensorsHeader {
+    tensors: Vec<(String, TensorInfo)>,
+    data_start: u64,
+}
+
+/// Reads and validates the header only. The file is memory-mapped for the safetensors
+/// crate's own validation (offsets contiguous, sizes consistent with shapes and the file
+/// length), which touches only the header's pages; the map is gone before any tensor is
+/// read.
+fn read_header(path: &Path) -> Result<SafetensorsHeader> {
+    check_format(path)?;
+    let map = mmap(path)?;
+    let (n, meta) = SafeTensors::read_metadata(&map).map_err(|e| {
+        anyhow!(
+            "{} is not a valid safetensors file ({e:?}); delete it to re-download",
+            path.display()
+        )
+    })?;
+    let mut tensors: Vec<(String, TensorInfo)> = meta
+        .tensors()
+        .into_iter()
+        .map(|(name, info)| (name, info.clone()))
+        .collect();
+    // File order: one sequential pass over the data.
+    tensors.sort_by_key(|(_, info)| info.data_offsets.0);
+    Ok(SafetensorsHeader {
+        tensors,
+        data_start: 8 + n as u64,
+    })
+}
+
+/// Reads one tensor's bytes from `file` straight into a fresh CPU tensor of its own:
+/// no memory map of the data, so the file's pages stay in the kernel's page cache
+/// (reclaimable, not part of this process) and loading holds one copy of the weights,
+/// not two (a map plus copies out of it, as before).
+fn read_into_tensor(
+    file: &mut std::fs::File,
+    path: &Path,
+    data_start: u64,
+    name: &str,
+    info: &TensorInfo,
+) -> Result<Tensor> {
+    use std::io::{Read, Seek, SeekFrom};
+    let kind = kind_of(info.dtype)?;
+    let shape: Vec<i64> = info.shape.iter().map(|&s| s as i64).collect();
+    let t = Tensor::f_empty(&shape, (kind, Device::Cpu))
+        .with_context(|| format!("{}: allocating tensor {name} {shape:?}", path.display()))?;
+    let (start, end) = info.data_offsets;
+    let nbytes = end - start;
+    // The header's byte range was validated against the shape and dtype by
+    // `read_metadata`; check it against the fresh tensor too before writing into it.
+    let expected = t.numel() * t.kind().elt_size_in_bytes();
+    if nbytes != expected {
+        bail!(
+            "{}: tensor {name} has {nbytes} bytes of data, its shape {shape:?} needs {expected}",
+            path.display()
+        );
+    }
+    if nbytes > 0 {
+        // SAFETY: `t` is a new contiguous CPU tensor owning exactly `nbytes` bytes at
+        // `data_ptr`, and nothing else refers to it yet. safetensors stores little-endian
+        // data, libtorch's CPU layout on every platform this project supports.
+        let buf = unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut u8, nbytes) };
+        file.seek(SeekFrom::Start(data_start + start as u64))
+            .and_then(|_| file.read_exact(buf))
+            .with_context(|| {
+                format!(
+                    "{}: reading tensor {name} failed (is the file truncated? delete it to re-download)",
+                    path.display()
+                )
+            })?;
+    }
+    Ok(t)
+}
+
+/// Converts a freshly read tensor to `dtype` (floating tensors only) and moves it to
+/// `device`, one tensor at a time, so a conversion never holds a second copy of the
+/// whole model.
+fn place(t: Tensor, device: Device, dtype: Kind) -> Tensor {
+    let t = if t.is_floating_point() && t.kind() != dtype {
+        t.to_kind(dtype)
+    } else {
+        t
+    };
+    if t.device() == device {
+        t
+    } else {
+        t.to_device(device)
+    }
 }
 
 /// Every tensor of the given safetensors files (or PyTorch zip checkpoints), converted to `dtype` (floating tensors
-/// only) and moved to `device`.
+/// only) and moved to `device`. Peak memory is the converted weights plus one tensor.
 pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMap<String, Tensor>> {
     let mut out = HashMap::new();
     for path in files {
         if is_pytorch_file(path) {
             for (name, t) in load_pytorch_file(path)? {
-                let t = if t.is_floating_point() {
-                    t.to_kind(dtype)
-                } else {
-                    t
-                };
-                out.insert(name, t.to_device(device));
+                out.insert(name, place(t, device, dtype));
             }
             continue;
         }
-        check_format(path)?;
-        let map = mmap(path)?;
-        let st = SafeTensors::deserialize(&map).map_err(|e| {
-            anyhow!(
-                "{} is not a valid safetensors file ({e:?}); delete it to re-download",
-                path.display()
-            )
-        })?;
-        for name in st.names() {
-            let t = view_to_tensor(path, name, &st)?;
-            let t = if t.is_floating_point() {
-                t.to_kind(dtype)
-            } else {
-                t
-            };
-            out.insert(name.clone(), t.to_device(device));
+        let header = read_header(path)?;
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        for (name, info) in &header.tensors {
+            let t = read_into_tensor(&mut file, path, header.data_start, name, info)?;
+            out.insert(name.clone(), place(t, device, dtype));
         }
     }
     Ok(out)
@@ -143,15 +213,13 @@ pub fn read_tensor(files: &[PathBuf], name: &str) -> Result<Tensor> {
             }
             continue;
         }
-        check_format(path)?;
-        let map = mmap(path)?;
-        let st = SafeTensors::deserialize(&map)
-            .map_err(|e| anyhow!("{} is not a valid safetensors file ({e:?})", path.display()))?;
-        let names = st.names();
-        seen += names.len();
+        let header = read_header(path)?;
+        seen += header.tensors.len();
         for cand in candidates(name) {
-            if names.iter().any(|n| **n == cand) {
-                return view_to_tensor(path, &cand, &st);
+            if let Some((n, info)) = header.tensors.iter().find(|(n, _)| *n == cand) {
+                let mut file = std::fs::File::open(path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                return read_into_tensor(&mut file, path, header.data_start, n, info);
             }
         }
     }
