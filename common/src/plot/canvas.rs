@@ -30,7 +30,6 @@ static EMBEDDED_BOLD: &[u8] = include_bytes!(concat!(
 static FONT: OnceLock<Result<FontMetrics, String>> = OnceLock::new();
 static BOLD: OnceLock<Result<FontMetrics, String>> = OnceLock::new();
 static FONT_BYTES: OnceLock<&'static [u8]> = OnceLock::new();
-static OUTLINES: OnceLock<Option<ab_glyph::FontRef<'static>>> = OnceLock::new();
 
 /// The font file in use: `$ML4LLM_ASSETS/fonts/DejaVuSans.ttf` when present, else the
 /// embedded copy.
@@ -44,14 +43,6 @@ fn font_bytes() -> &'static [u8] {
             None => EMBEDDED_FONT,
         }
     })
-}
-
-/// The same font parsed for its glyph outlines (text at arbitrary angles).
-fn outlines() -> Result<&'static ab_glyph::FontRef<'static>> {
-    OUTLINES
-        .get_or_init(|| ab_glyph::FontRef::try_from_slice(font_bytes()).ok())
-        .as_ref()
-        .ok_or_else(|| anyhow!("DejaVuSans.ttf has no readable glyph outlines"))
 }
 
 /// Registers the `sans-serif` font with plotters' ab_glyph backend (once per process) and
@@ -303,7 +294,7 @@ impl Canvas<'_, '_> {
         if s.trim().is_empty() || !(x.is_finite() && y.is_finite() && degrees.is_finite()) {
             return Ok(());
         }
-        let font = outlines()?;
+        let font = self.font.font();
         let (total, block_h) = self.text_block(s, size);
         let k = self.font.px_per_unit(size);
         let (sin, cos) = degrees.to_radians().sin_cos();

@@ -116,14 +116,14 @@ fn ticks_and_ranges() {
 
 #[test]
 fn font_metrics_from_dejavu() {
-    let bytes = std::fs::read(concat!(
+    static BYTES: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../assets/fonts/DejaVuSans.ttf"
-    ))
-    .expect("font file");
-    let m = super::glyphs::FontMetrics::parse(&bytes).expect("metrics");
-    // ab_glyph pixel size = ascent - descent = 1901 + 483 font units
+    ));
+    let m = super::glyphs::FontMetrics::parse(BYTES).expect("metrics");
+    // ab_glyph pixel size = ascent - descent = 1901 + 483 font units (hhea)
     let size = 2384.0;
+    assert!(close(m.px_per_unit(size), 1.0));
     let (glyphs, width) = m.layout("lr", size);
     // hmtx: 'l' advance 569, lsb 193; 'r' advance 842, lsb 186 (no kerning for this pair)
     assert_eq!(glyphs.len(), 2);
@@ -131,6 +131,14 @@ fn font_metrics_from_dejavu() {
     assert!(close(width, 569.0 + 842.0), "{width}");
     let (_, w_t) = m.layout("T", size);
     assert!(close(w_t, 1251.0));
+    // legacy kern table: the second glyph of a kerned pair moves by the pair's value
+    let (_, w_a) = m.layout("A", size);
+    let (_, w_v) = m.layout("V", size);
+    let (av, w_av) = m.layout("AV", size);
+    // DejaVu Sans: 'A' and 'V' advance 1401 each, kern(A, V) = -131
+    assert!(close(w_a, 1401.0) && close(w_v, 1401.0), "{w_a} {w_v}");
+    assert!(close(av[1].0, 1401.0 - 131.0), "{}", av[1].0);
+    assert!(close(w_av, 2.0 * 1401.0 - 131.0), "{w_av}");
     // characters outside the font fall back to glyph 0 instead of failing
     assert!(m.layout("\u{10FFFF}", 10.0).1 >= 0.0);
 }
