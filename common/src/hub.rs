@@ -1,11 +1,15 @@
 //! Finding model and dataset files: a local directory, the Hugging Face cache, or a download.
 //!
 //! The cache is the one Python's `huggingface_hub` uses (`$HF_HUB_CACHE`, else
-//! `$HF_HOME/hub`, else `~/.cache/huggingface/hub`), so a model a learner already
-//! downloaded with `transformers` is reused as it is. `HF_HUB_OFFLINE=1` means: look in
-//! the cache only. Downloads (crate `hf-hub`) show a progress bar and land in the same
-//! cache; `hf-hub` writes to a temporary file and moves it into place when complete, so a
-//! broken download is never mistaken for a cached file.
+//! `$HF_HOME/hub`, else `~/.cache/huggingface/hub`), in the same layout (`refs/`,
+//! `snapshots/`, `blobs/`), so a model a learner already downloaded with `transformers`
+//! is reused as it is, and Python reads what this crate downloaded. `HF_HUB_OFFLINE=1`
+//! means: look in the cache only. Downloads go to `$HF_ENDPOINT` (a hub mirror; default
+//! `https://huggingface.co`) with `$HF_TOKEN` (else the token file of
+//! `huggingface-cli login`) as a bearer token, as in Python: [`HubSettings`] holds these,
+//! read once from the environment, or given by hand. Downloads (crate `hf-hub`) show a
+//! progress bar and land in the cache; `hf-hub` writes to a temporary file and moves it
+//! into place when complete, so a broken download is never mistaken for a cached file.
 
 use anyhow::{anyhow, bail, Context, Result};
 use hf_hub::{api::sync::ApiBuilder, Cache, Repo, RepoType};
@@ -31,28 +35,354 @@ pub struct ModelFiles {
     pub cache_only: bool,
 }
 
-/// The Hugging Face hub cache folder, resolved the way `huggingface_hub` does it.
-pub fn hub_cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("HF_HUB_CACHE") {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("HF_HOME") {
-        return PathBuf::from(p).join("hub");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("huggingface").join("hub")
+/// Where the hub is and how to talk to it: the settings every download and cache lookup
+/// of this module uses. [`HubSettings::from_env`] reads them the way Python's
+/// `huggingface_hub` does; the free functions of this module use that. Tests and
+/// programs that want another cache, mirror or token build one by hand (or with
+/// [`HubSettings::from_vars`]) and call its methods, without touching the process
+/// environment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HubSettings {
+    /// The hub cache folder: `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else
+    /// `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
+    /// `~/.cache/huggingface/hub`.
+    pub cache_dir: PathBuf,
+    /// The hub's base URL, `$HF_ENDPOINT` (a mirror), default `https://huggingface.co`;
+    /// no trailing slash.
+    pub endpoint: String,
+    /// Sent as `Authorization: Bearer …` with every request: `$HF_TOKEN` (or the older
+    /// `$HUGGING_FACE_HUB_TOKEN`), else the token file `huggingface-cli login` writes
+    /// (`$HF_TOKEN_PATH`, else `$HF_HOME/token`).
+    pub token: Option<String>,
+    /// Cache only, nothing downloaded: `HF_HUB_OFFLINE`, `TRANSFORMERS_OFFLINE` or
+    /// `ML4LLM_OFFLINE` set to 1/true/yes/on.
+    pub offline: bool,
+    /// Show a progress bar while downloading.
+    pub progress: bool,
 }
 
-/// True when `HF_HUB_OFFLINE` is set to 1/true/yes: nothing is downloaded.
-pub fn is_offline() -> bool {
+/// The default hub endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+impl std::fmt::Debug for HubSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token itself.
+        f.debug_struct("HubSettings")
+            .field("cache_dir", &self.cache_dir)
+            .field("endpoint", &self.endpoint)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("offline", &self.offline)
+            .field("progress", &self.progress)
+            .finish()
+    }
+}
+
+/// True for `1`, `true`, `yes`, `on` (any case, surrounding blanks ignored).
+fn truthy(v: Option<String>) -> bool {
     matches!(
-        std::env::var("HF_HUB_OFFLINE")
-            .map(|v| v.to_ascii_lowercase())
-            .as_deref(),
-        Ok("1") | Ok("true") | Ok("yes") | Ok("on")
+        v.map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        Some("1" | "true" | "yes" | "on")
     )
+}
+
+impl HubSettings {
+    /// The settings the environment gives (see the fields for the variables read).
+    pub fn from_env() -> Self {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// [`HubSettings::from_env`] with each variable read through `var`, so that a test
+    /// can pass its own values. Only the token file is read from disk.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let home = || {
+            get("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+        };
+        // `~` at the start, as Python's os.path.expanduser.
+        let expand = |p: String| match p.strip_prefix("~") {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                home().join(rest.trim_start_matches('/'))
+            }
+            _ => PathBuf::from(p),
+        };
+        let hf_home = match get("HF_HOME") {
+            Some(h) => expand(h),
+            None => get("XDG_CACHE_HOME")
+                .map(expand)
+                .unwrap_or_else(|| home().join(".cache"))
+                .join("huggingface"),
+        };
+        let cache_dir = get("HF_HUB_CACHE")
+            .or_else(|| get("HUGGINGFACE_HUB_CACHE"))
+            .map(expand)
+            .unwrap_or_else(|| hf_home.join("hub"));
+        let endpoint = get("HF_ENDPOINT")
+            .map(|e| e.trim().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        let token = get("HF_TOKEN")
+            .or_else(|| get("HUGGING_FACE_HUB_TOKEN"))
+            .or_else(|| {
+                let path = get("HF_TOKEN_PATH")
+                    .map(expand)
+                    .unwrap_or_else(|| hf_home.join("token"));
+                std::fs::read_to_string(path).ok()
+            })
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        HubSettings {
+            cache_dir,
+            endpoint,
+            token,
+            offline: truthy(var("HF_HUB_OFFLINE"))
+                || truthy(var("TRANSFORMERS_OFFLINE"))
+                || truthy(var("ML4LLM_OFFLINE")),
+            progress: true,
+        }
+    }
+
+    /// Settings for a cache folder and an endpoint, online, with no token and no
+    /// progress bar (tests, a mirror chosen in code).
+    pub fn new(cache_dir: impl Into<PathBuf>, endpoint: &str) -> Self {
+        HubSettings {
+            cache_dir: cache_dir.into(),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            token: None,
+            offline: false,
+            progress: false,
+        }
+    }
+
+    /// The same settings with this token.
+    pub fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.map(String::from);
+        self
+    }
+
+    /// The same settings, offline or not.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// The hub client for these settings (no network use until a request).
+    fn api(&self) -> Result<hf_hub::api::sync::Api> {
+        ApiBuilder::from_cache(Cache::new(self.cache_dir.clone()))
+            .with_endpoint(self.endpoint.clone())
+            .with_token(self.token.clone())
+            .with_progress(self.progress)
+            .with_user_agent("ml4llm-rs", env!("CARGO_PKG_VERSION"))
+            .build()
+            .context("could not set up the Hugging Face hub client")
+    }
+
+    /// "endpoint https://…" plus whether a token is set, for error messages.
+    fn describe(&self) -> String {
+        format!(
+            "{} ({}; HF_ENDPOINT sets another hub, e.g. a mirror)",
+            self.endpoint,
+            if self.token.is_some() {
+                "with the token from HF_TOKEN or the token file"
+            } else {
+                "no token: HF_TOKEN is not set"
+            }
+        )
+    }
+
+    /// A file of a hub repo from the cache, or `None` when it is not cached. A revision
+    /// is a branch or tag (looked up through the cache's `refs/`) or a full commit hash
+    /// (its `snapshots/` folder), as in `huggingface_hub`.
+    pub fn cached_file(
+        &self,
+        id: &str,
+        kind: RepoKind,
+        revision: Option<&str>,
+        filename: &str,
+    ) -> Option<PathBuf> {
+        let r = repo(id, kind, revision);
+        if let Some(p) = Cache::new(self.cache_dir.clone())
+            .repo(r.clone())
+            .get(filename)
+        {
+            return Some(p);
+        }
+        let dir = self.cache_dir.join(r.folder_name());
+        let commit = match revision {
+            Some(rev) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                rev.to_string()
+            }
+            // A ref file ending in a newline (written by hand or another tool).
+            _ => std::fs::read_to_string(dir.join("refs").join(revision.unwrap_or("main")))
+                .ok()?
+                .trim()
+                .to_string(),
+        };
+        let p = dir.join("snapshots").join(commit).join(filename);
+        p.is_file().then_some(p)
+    }
+
+    /// The download URL of a file of a hub model at `revision` (default `main`), e.g.
+    /// `https://huggingface.co/EleutherAI/pythia-70m/resolve/step3000/config.json`.
+    pub fn hub_url(&self, id: &str, revision: Option<&str>, filename: &str) -> String {
+        let rev = revision.unwrap_or("main").replace('/', "%2F");
+        format!("{}/{id}/resolve/{rev}/{filename}", self.endpoint)
+    }
+
+    /// A file of a hub repo: from the cache, else downloaded into it (unless offline).
+    pub fn hub_file(
+        &self,
+        id: &str,
+        kind: RepoKind,
+        revision: Option<&str>,
+        filename: &str,
+    ) -> Result<PathBuf> {
+        if let Some(p) = self.cached_file(id, kind, revision, filename) {
+            return Ok(p);
+        }
+        let at = revision
+            .map(|r| format!(" at revision {r}"))
+            .unwrap_or_default();
+        if self.offline {
+            bail!(
+                "{filename} of {id}{at} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set: \
+                 run once with network access (unset HF_HUB_OFFLINE), or pass a local directory",
+                self.cache_dir.display()
+            );
+        }
+        self.api()?
+            .repo(repo(id, kind, revision))
+            .get(filename)
+            .map_err(|e| {
+                let hint = match http_status(&e) {
+                    Some(401 | 403) => {
+                        " The hub refused access: the repo may be gated or private; set HF_TOKEN \
+                         to a token that has access (huggingface.co/settings/tokens), or accept \
+                         the repo's terms on its page."
+                    }
+                    Some(404) => " The hub has no such repo, revision or file: check the id.",
+                    _ => "",
+                };
+                anyhow!(
+                    "could not download {filename} of {id}{at} from {}: {e}.{hint} Check the id \
+                     and your network, or pass a local directory (files already in {} are used \
+                     without network)",
+                    self.describe(),
+                    self.cache_dir.display()
+                )
+            })
+    }
+
+    /// The list of files in a hub model repo at `revision` (one request), or `None` when
+    /// offline or unreachable.
+    fn listing(&self, id: &str, revision: Option<&str>) -> Option<Vec<String>> {
+        if self.offline {
+            return None;
+        }
+        let info = self
+            .api()
+            .ok()?
+            .repo(repo(id, RepoKind::Model, revision))
+            .info()
+            .ok()?;
+        Some(info.siblings.into_iter().map(|s| s.rfilename).collect())
+    }
+
+    /// Resolve a model id (`gpt2`, `EleutherAI/pythia-2.8b`) or a local directory to its
+    /// files, at a hub revision (branch, tag or commit hash; `None` is the main branch).
+    /// See [`resolve_model_at`].
+    pub fn resolve_model(&self, id_or_path: &str, revision: Option<&str>) -> Result<ModelFiles> {
+        let as_path = Path::new(id_or_path);
+        if as_path.is_dir() {
+            if let Some(r) = revision {
+                bail!(
+                    "revision {r:?} was asked for, but {id_or_path:?} is a local directory, which has \
+                     no revisions: pass the hub id instead, or drop the revision"
+                );
+            }
+            return resolve_local(id_or_path, as_path);
+        }
+        if id_or_path.starts_with('.') || id_or_path.starts_with('/') || as_path.exists() {
+            bail!("model path {id_or_path:?} is not a directory (a model directory holds config.json and model.safetensors)");
+        }
+        self.resolve_hub(id_or_path, revision)
+    }
+
+    fn resolve_hub(&self, id: &str, rev: Option<&str>) -> Result<ModelFiles> {
+        let file = |f: &str| self.hub_file(id, RepoKind::Model, rev, f);
+        let config =
+            file("config.json").with_context(|| format!("model {id:?} could not be resolved"))?;
+        let listing = self.listing(id, rev);
+        let has = |f: &str| match &listing {
+            Some(l) => l.iter().any(|x| x == f),
+            None => self.cached_file(id, RepoKind::Model, rev, f).is_some(),
+        };
+        let shards = |index: &str| -> Result<Vec<PathBuf>> {
+            shard_names(&file(index)?)?
+                .iter()
+                .map(|s| file(s))
+                .collect::<Result<Vec<_>>>()
+        };
+        let weights = if has("model.safetensors") {
+            vec![file("model.safetensors")?]
+        } else if has("model.safetensors.index.json") {
+            shards("model.safetensors.index.json")?
+        } else if has("pytorch_model.bin") {
+            vec![file("pytorch_model.bin")?]
+        } else if has("pytorch_model.bin.index.json") {
+            shards("pytorch_model.bin.index.json")?
+        } else if listing.is_none() {
+            bail!(
+                "model {id:?}: config.json is cached but no weights are (looked for model.safetensors, \
+                 model.safetensors.index.json, pytorch_model.bin in {}); run once online to fetch them",
+                self.cache_dir.display()
+            );
+        } else {
+            bail!("model {id:?}: the repo has no model.safetensors, sharded safetensors or pytorch_model.bin");
+        };
+        // A file the repo lists is fetched, and a failure to fetch it is an error (not
+        // "the repo has none").
+        let optional = |f: &str| -> Result<Option<PathBuf>> {
+            if has(f) {
+                Ok(Some(file(f)?))
+            } else {
+                Ok(None)
+            }
+        };
+        Ok(ModelFiles {
+            id: id.to_string(),
+            config,
+            tokenizer: optional("tokenizer.json")?,
+            vocab_txt: optional("vocab.txt")?,
+            weights,
+            cache_only: listing.is_none(),
+        })
+    }
+}
+
+/// The HTTP status of a failed hub request, if the server answered.
+fn http_status(e: &hf_hub::api::sync::ApiError) -> Option<u16> {
+    use hf_hub::api::sync::ApiError;
+    match e {
+        ApiError::RequestError(r) => match r.as_ref() {
+            ureq::Error::Status(code, _) => Some(*code),
+            _ => None,
+        },
+        ApiError::TooManyRetries(inner) => http_status(inner),
+        _ => None,
+    }
+}
+
+/// The Hugging Face hub cache folder, resolved the way `huggingface_hub` does it
+/// ([`HubSettings::cache_dir`]).
+pub fn hub_cache_dir() -> PathBuf {
+    HubSettings::from_env().cache_dir
+}
+
+/// True when `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`, `ML4LLM_OFFLINE`) is set to
+/// 1/true/yes/on: nothing is downloaded.
+pub fn is_offline() -> bool {
+    HubSettings::from_env().offline
 }
 
 /// What kind of hub repository a file comes from.
@@ -73,91 +403,32 @@ fn repo(id: &str, kind: RepoKind, revision: Option<&str>) -> Repo {
     }
 }
 
-/// A file of a hub repo from the cache, or `None` when it is not cached. A revision
-/// is a branch or tag (looked up through the cache's `refs/`) or a full commit hash
-/// (its `snapshots/` folder), as in `huggingface_hub`.
+/// A file of a hub repo from the cache the environment names, or `None` when it is not
+/// cached. See [`HubSettings::cached_file`].
 pub fn cached_file(
     id: &str,
     kind: RepoKind,
     revision: Option<&str>,
     filename: &str,
 ) -> Option<PathBuf> {
-    let r = repo(id, kind, revision);
-    if let Some(p) = Cache::new(hub_cache_dir()).repo(r.clone()).get(filename) {
-        return Some(p);
-    }
-    match revision {
-        Some(rev) if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            let p = hub_cache_dir()
-                .join(r.folder_name())
-                .join("snapshots")
-                .join(rev)
-                .join(filename);
-            p.exists().then_some(p)
-        }
-        _ => None,
-    }
+    HubSettings::from_env().cached_file(id, kind, revision, filename)
 }
 
-/// The download URL of a file of a hub model at `revision` (default `main`), e.g.
-/// `https://huggingface.co/EleutherAI/pythia-70m/resolve/step3000/config.json`.
+/// The download URL of a file of a hub model at `revision` (default `main`) on the hub
+/// `HF_ENDPOINT` names. See [`HubSettings::hub_url`].
 pub fn hub_url(id: &str, revision: Option<&str>, filename: &str) -> Result<String> {
-    let api = ApiBuilder::new()
-        .with_cache_dir(hub_cache_dir())
-        .build()
-        .context("could not set up the Hugging Face hub client")?;
-    Ok(api.repo(repo(id, RepoKind::Model, revision)).url(filename))
+    Ok(HubSettings::from_env().hub_url(id, revision, filename))
 }
 
-/// A file of a hub repo: from the cache, else downloaded into it (unless offline).
+/// A file of a hub repo: from the cache, else downloaded into it (unless offline), with
+/// the endpoint and token of the environment. See [`HubSettings::hub_file`].
 pub fn hub_file(
     id: &str,
     kind: RepoKind,
     revision: Option<&str>,
     filename: &str,
 ) -> Result<PathBuf> {
-    if let Some(p) = cached_file(id, kind, revision, filename) {
-        return Ok(p);
-    }
-    let at = revision
-        .map(|r| format!(" at revision {r}"))
-        .unwrap_or_default();
-    if is_offline() {
-        bail!(
-            "{filename} of {id}{at} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set: \
-             run once with network access (unset HF_HUB_OFFLINE), or pass a local directory",
-            hub_cache_dir().display()
-        );
-    }
-    let api = ApiBuilder::new()
-        .with_cache_dir(hub_cache_dir())
-        .with_progress(true)
-        .build()
-        .context("could not set up the Hugging Face hub client")?;
-    api.repo(repo(id, kind, revision))
-        .get(filename)
-        .map_err(|e| {
-            anyhow!(
-                "could not download {filename} of {id}{at} from the Hugging Face hub: {e}. \
-             Check the id and your network, or pass a local directory \
-             (files already in {} are used without network)",
-                hub_cache_dir().display()
-            )
-        })
-}
-
-/// The list of files in a hub repo at `revision` (one request), or `None` when offline
-/// or unreachable.
-fn hub_listing(id: &str, revision: Option<&str>) -> Option<Vec<String>> {
-    if is_offline() {
-        return None;
-    }
-    let api = ApiBuilder::new()
-        .with_cache_dir(hub_cache_dir())
-        .build()
-        .ok()?;
-    let info = api.repo(repo(id, RepoKind::Model, revision)).info().ok()?;
-    Some(info.siblings.into_iter().map(|s| s.rfilename).collect())
+    HubSettings::from_env().hub_file(id, kind, revision, filename)
 }
 
 /// Resolve a model id (`gpt2`, `EleutherAI/pythia-2.8b`) or a local directory to its files.
@@ -172,20 +443,7 @@ pub fn resolve_model(id_or_path: &str) -> Result<ModelFiles> {
 /// `step3000`); `None` is the repo's main branch. A local directory has no revisions:
 /// asking for one there is an error.
 pub fn resolve_model_at(id_or_path: &str, revision: Option<&str>) -> Result<ModelFiles> {
-    let as_path = Path::new(id_or_path);
-    if as_path.is_dir() {
-        if let Some(r) = revision {
-            bail!(
-                "revision {r:?} was asked for, but {id_or_path:?} is a local directory, which has \
-                 no revisions: pass the hub id instead, or drop the revision"
-            );
-        }
-        return resolve_local(id_or_path, as_path);
-    }
-    if id_or_path.starts_with('.') || id_or_path.starts_with('/') || as_path.exists() {
-        bail!("model path {id_or_path:?} is not a directory (a model directory holds config.json and model.safetensors)");
-    }
-    resolve_hub(id_or_path, revision)
+    HubSettings::from_env().resolve_model(id_or_path, revision)
 }
 
 fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
@@ -244,93 +502,88 @@ pub fn shard_names(index: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn resolve_hub(id: &str, rev: Option<&str>) -> Result<ModelFiles> {
-    let config = hub_file(id, RepoKind::Model, rev, "config.json")
-        .with_context(|| format!("model {id:?} could not be resolved"))?;
-    let listing = hub_listing(id, rev);
-    let has = |f: &str| match &listing {
-        Some(l) => l.iter().any(|x| x == f),
-        None => cached_file(id, RepoKind::Model, rev, f).is_some(),
-    };
-    let weights = if has("model.safetensors") {
-        vec![hub_file(id, RepoKind::Model, rev, "model.safetensors")?]
-    } else if has("model.safetensors.index.json") {
-        let index = hub_file(id, RepoKind::Model, rev, "model.safetensors.index.json")?;
-        shard_names(&index)?
-            .iter()
-            .map(|s| hub_file(id, RepoKind::Model, rev, s))
-            .collect::<Result<Vec<_>>>()?
-    } else if has("pytorch_model.bin") {
-        vec![hub_file(id, RepoKind::Model, rev, "pytorch_model.bin")?]
-    } else if has("pytorch_model.bin.index.json") {
-        let index = hub_file(id, RepoKind::Model, rev, "pytorch_model.bin.index.json")?;
-        shard_names(&index)?
-            .iter()
-            .map(|s| hub_file(id, RepoKind::Model, rev, s))
-            .collect::<Result<Vec<_>>>()?
-    } else if listing.is_none() {
-        bail!(
-            "model {id:?}: config.json is cached but no weights are (looked for model.safetensors, \
-             model.safetensors.index.json, pytorch_model.bin in {}); run once online to fetch them",
-            hub_cache_dir().display()
-        );
-    } else {
-        bail!("model {id:?}: the repo has no model.safetensors, sharded safetensors or pytorch_model.bin");
-    };
-    let optional = |f: &str| {
-        if has(f) {
-            hub_file(id, RepoKind::Model, rev, f).ok()
-        } else {
-            None
-        }
-    };
-    Ok(ModelFiles {
-        id: id.to_string(),
-        config,
-        tokenizer: optional("tokenizer.json"),
-        vocab_txt: optional("vocab.txt"),
-        weights,
-        cache_only: listing.is_none(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
-    fn with_env<T>(vars: &[(&str, Option<&str>)], f: impl FnOnce() -> T) -> T {
-        // Tests touching the environment run serially through this lock.
-        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let old: Vec<_> = vars
+    /// Settings from these variables only (the process environment is not touched).
+    fn vars(pairs: &[(&str, &str)]) -> HubSettings {
+        let m: HashMap<String, String> = pairs
             .iter()
-            .map(|(k, _)| (*k, std::env::var_os(k)))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        for (k, v) in vars {
-            match v {
-                Some(v) => std::env::set_var(k, v),
-                None => std::env::remove_var(k),
-            }
-        }
-        let out = f();
-        for (k, v) in old {
-            match v {
-                Some(v) => std::env::set_var(k, v),
-                None => std::env::remove_var(k),
-            }
-        }
-        out
+        HubSettings::from_vars(|k| m.get(k).cloned())
     }
 
     #[test]
     fn cache_dir_follows_hf_variables() {
-        with_env(
-            &[("HF_HUB_CACHE", Some("/x/hub")), ("HF_HOME", Some("/y"))],
-            || assert_eq!(hub_cache_dir(), PathBuf::from("/x/hub")),
+        let s = vars(&[
+            ("HF_HUB_CACHE", "/x/hub"),
+            ("HF_HOME", "/y"),
+            ("HOME", "/h"),
+        ]);
+        assert_eq!(s.cache_dir, PathBuf::from("/x/hub"));
+        let s = vars(&[("HF_HOME", "/y"), ("HOME", "/h")]);
+        assert_eq!(s.cache_dir, PathBuf::from("/y/hub"));
+        let s = vars(&[("HUGGINGFACE_HUB_CACHE", "/old"), ("HOME", "/h")]);
+        assert_eq!(s.cache_dir, PathBuf::from("/old"));
+        let s = vars(&[("XDG_CACHE_HOME", "/xdg"), ("HOME", "/h")]);
+        assert_eq!(s.cache_dir, PathBuf::from("/xdg/huggingface/hub"));
+        let s = vars(&[("HOME", "/h")]);
+        assert_eq!(s.cache_dir, PathBuf::from("/h/.cache/huggingface/hub"));
+        let s = vars(&[("HF_HOME", "~/hf"), ("HOME", "/h")]);
+        assert_eq!(s.cache_dir, PathBuf::from("/h/hf/hub"));
+    }
+
+    #[test]
+    fn endpoint_token_and_offline_come_from_the_environment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().to_str().unwrap();
+        let s = vars(&[("HOME", home)]);
+        assert_eq!(s.endpoint, "https://huggingface.co");
+        assert_eq!(s.token, None);
+        assert!(!s.offline);
+        let s = vars(&[
+            ("HOME", home),
+            ("HF_ENDPOINT", "http://mirror.example:8080/"),
+            ("HF_TOKEN", " hf_abc\n"),
+            ("HUGGING_FACE_HUB_TOKEN", "hf_old"),
+            ("HF_HUB_OFFLINE", "1"),
+        ]);
+        assert_eq!(s.endpoint, "http://mirror.example:8080");
+        assert_eq!(s.token.as_deref(), Some("hf_abc"));
+        assert!(s.offline);
+        assert!(
+            !format!("{s:?}").contains("hf_abc"),
+            "Debug must not print the token"
         );
-        with_env(&[("HF_HUB_CACHE", None), ("HF_HOME", Some("/y"))], || {
-            assert_eq!(hub_cache_dir(), PathBuf::from("/y/hub"))
-        });
+        assert_eq!(
+            s.hub_url("org/m", None, "config.json"),
+            "http://mirror.example:8080/org/m/resolve/main/config.json"
+        );
+        let s = vars(&[("HOME", home), ("HUGGING_FACE_HUB_TOKEN", "hf_old")]);
+        assert_eq!(s.token.as_deref(), Some("hf_old"));
+        for v in ["TRANSFORMERS_OFFLINE", "ML4LLM_OFFLINE"] {
+            assert!(vars(&[("HOME", home), (v, "true")]).offline, "{v}");
+        }
+        assert!(!vars(&[("HOME", home), ("HF_HUB_OFFLINE", "0")]).offline);
+        // the token file `huggingface-cli login` writes: $HF_HOME/token, or HF_TOKEN_PATH
+        let hf_home = tmp.path().join("hf");
+        std::fs::create_dir_all(&hf_home).unwrap();
+        std::fs::write(hf_home.join("token"), "hf_from_file\n").unwrap();
+        let s = vars(&[("HOME", home), ("HF_HOME", hf_home.to_str().unwrap())]);
+        assert_eq!(s.token.as_deref(), Some("hf_from_file"));
+        let s = vars(&[
+            ("HOME", home),
+            ("HF_HOME", hf_home.to_str().unwrap()),
+            ("HF_TOKEN", "hf_env"),
+        ]);
+        assert_eq!(s.token.as_deref(), Some("hf_env"), "HF_TOKEN wins");
+        let other = tmp.path().join("elsewhere");
+        std::fs::write(&other, "hf_path").unwrap();
+        let s = vars(&[("HOME", home), ("HF_TOKEN_PATH", other.to_str().unwrap())]);
+        assert_eq!(s.token.as_deref(), Some("hf_path"));
     }
 
     #[test]
@@ -343,12 +596,9 @@ mod tests {
         std::fs::write(snap.join("config.json"), "{}").unwrap();
         std::fs::write(snap.join("model.safetensors"), "x").unwrap();
         std::fs::write(snap.join("tokenizer.json"), "{}").unwrap();
-        let cache = tmp.path().to_str().unwrap();
-        let files = with_env(
-            &[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))],
-            || resolve_model("org/m"),
-        )
-        .unwrap();
+        // an endpoint where nothing listens: offline must not ask it
+        let s = HubSettings::new(tmp.path(), "http://127.0.0.1:9").offline(true);
+        let files = s.resolve_model("org/m", None).unwrap();
         assert_eq!(files.weights, vec![snap.join("model.safetensors")]);
         assert_eq!(files.tokenizer, Some(snap.join("tokenizer.json")));
         assert!(
@@ -356,15 +606,17 @@ mod tests {
             "offline resolution only looked in the cache"
         );
 
-        let err = with_env(
-            &[("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))],
-            || resolve_model("org/not-there"),
-        )
-        .unwrap_err();
+        let err = s.resolve_model("org/not-there", None).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
             msg.contains("HF_HUB_OFFLINE") && msg.contains("org/not-there"),
             "{msg}"
+        );
+        // a ref written with a trailing newline still resolves
+        std::fs::write(tmp.path().join("models--org--m/refs/main"), "abc123\n").unwrap();
+        assert_eq!(
+            s.cached_file("org/m", RepoKind::Model, None, "config.json"),
+            Some(snap.join("config.json"))
         );
     }
 
@@ -404,18 +656,13 @@ mod tests {
             std::fs::write(snap.join("config.json"), format!("{{\"rev\": \"{r}\"}}")).unwrap();
             std::fs::write(snap.join("pytorch_model.bin"), "x").unwrap();
         }
-        let cache = tmp.path().to_str().unwrap();
-        let env = [("HF_HUB_CACHE", Some(cache)), ("HF_HUB_OFFLINE", Some("1"))];
+        let s = HubSettings::new(tmp.path(), DEFAULT_ENDPOINT).offline(true);
         let id = "EleutherAI/pythia-70m";
         let snap = |c: &str| repo_dir.join("snapshots").join(c);
-        let (f_main, f_step, f_hash, missing) = with_env(&env, || {
-            (
-                resolve_model_at(id, None).unwrap(),
-                resolve_model_at(id, Some("step3000")).unwrap(),
-                resolve_model_at(id, Some(&step)).unwrap(),
-                resolve_model_at(id, Some("step1")).unwrap_err(),
-            )
-        });
+        let f_main = s.resolve_model(id, None).unwrap();
+        let f_step = s.resolve_model(id, Some("step3000")).unwrap();
+        let f_hash = s.resolve_model(id, Some(&step)).unwrap();
+        let missing = s.resolve_model(id, Some("step1")).unwrap_err();
         assert_eq!(f_main.config, snap(&main).join("config.json"));
         assert_eq!(f_step.config, snap(&step).join("config.json"));
         assert_eq!(f_step.weights, vec![snap(&step).join("pytorch_model.bin")]);
@@ -423,16 +670,17 @@ mod tests {
         let msg = format!("{missing:#}");
         assert!(msg.contains("at revision step1"), "{msg}");
         assert_eq!(
-            hub_url(id, Some("step3000"), "config.json").unwrap(),
+            s.hub_url(id, Some("step3000"), "config.json"),
             "https://huggingface.co/EleutherAI/pythia-70m/resolve/step3000/config.json"
         );
         assert_eq!(
-            hub_url(id, None, "config.json").unwrap(),
+            s.hub_url(id, None, "config.json"),
             "https://huggingface.co/EleutherAI/pythia-70m/resolve/main/config.json"
         );
         // a local directory has no revisions
         let local = snap(&main);
-        let err = resolve_model_at(local.to_str().unwrap(), Some("step3000"))
+        let err = s
+            .resolve_model(local.to_str().unwrap(), Some("step3000"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("local directory"), "{err}");

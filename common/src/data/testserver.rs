@@ -1,6 +1,13 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1 for the data layer's tests: fixed responses,
-//! optional `Range` support, optional bodies cut short. It serves one connection at a time,
-//! stops when dropped, and in any case after 60 s or 500 connections.
+//! A tiny HTTP/1.1 server on 127.0.0.1 for the data layer's and the hub's tests: fixed
+//! responses, optional `Range` support, optional bodies cut short, `HEAD` requests,
+//! required headers (a bearer token), and [`hub_model_routes`], which serves a model repo
+//! the way the Hugging Face hub does for `hf-hub` and Python's `huggingface_hub`. It serves
+//! one connection at a time, stops when dropped, and in any case after 60 s or 500
+//! connections.
+//!
+//! `common/tests/hub_mirror.rs` includes this file by path, so not every user calls every
+//! helper.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -20,6 +27,8 @@ pub(crate) struct Route {
     body: Vec<u8>,
     cut_at: Option<usize>,
     ranges: bool,
+    /// A header the request must carry (name, exact value), else `401 Unauthorized`.
+    require: Option<(String, String)>,
 }
 
 impl Route {
@@ -33,6 +42,7 @@ impl Route {
             body: body.into(),
             cut_at: None,
             ranges: false,
+            require: None,
         }
     }
     /// Answer with another status.
@@ -60,12 +70,79 @@ impl Route {
         self.ranges = true;
         self
     }
+    /// Answer `401 Unauthorized` unless the request has header `name` (any case) with
+    /// exactly `value`, e.g. `("Authorization", "Bearer hf_x")`.
+    pub fn require_header(mut self, name: &str, value: &str) -> Self {
+        self.require = Some((name.into(), value.into()));
+        self
+    }
+}
+
+/// A 64-bit FNV-1a hash of `bytes` as 16 hex digits (an ETag for test files).
+fn fnv_hex(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The routes of a hub model repo `repo_id` at commit `commit` (40 hex digits) holding
+/// `files` (name, bytes), as the Hugging Face hub answers them:
+/// - `GET /api/models/{repo_id}/revision/{main|commit}`: the repo info JSON (`id`, `sha`,
+///   `siblings` with each `rfilename`);
+/// - `GET|HEAD /{repo_id}/resolve/{main|commit}/{file}`: the file, with `X-Repo-Commit`,
+///   `ETag` (quoted) and `Range` support (`hf-hub` asks for `bytes=0-0` first to learn
+///   the size from `Content-Range`; Python's `huggingface_hub` sends a `HEAD`).
+///
+/// With `token`, every route requires `Authorization: Bearer {token}`.
+pub fn hub_model_routes(
+    repo_id: &str,
+    commit: &str,
+    files: &[(String, Vec<u8>)],
+    token: Option<&str>,
+) -> Vec<Route> {
+    let auth = |r: Route| match token {
+        Some(t) => r.require_header("Authorization", &format!("Bearer {t}")),
+        None => r,
+    };
+    let siblings: Vec<String> = files
+        .iter()
+        .map(|(name, _)| format!("{{\"rfilename\": \"{name}\"}}"))
+        .collect();
+    let info = format!(
+        "{{\"id\": \"{repo_id}\", \"modelId\": \"{repo_id}\", \"sha\": \"{commit}\", \
+         \"private\": false, \"siblings\": [{}]}}",
+        siblings.join(", ")
+    );
+    let mut routes = Vec::new();
+    for rev in ["main", commit] {
+        routes.push(auth(
+            Route::ok(
+                &format!("/api/models/{repo_id}/revision/{rev}"),
+                info.clone(),
+            )
+            .header("Content-Type", "application/json"),
+        ));
+        for (name, bytes) in files {
+            routes.push(auth(
+                Route::ok(&format!("/{repo_id}/resolve/{rev}/{name}"), bytes.clone())
+                    .header("X-Repo-Commit", commit)
+                    .header("ETag", &format!("\"{}\"", fnv_hex(bytes)))
+                    .header("Accept-Ranges", "bytes")
+                    .ranges(),
+            ));
+        }
+    }
+    routes
 }
 
 /// A running test server; `base` is `http://127.0.0.1:PORT`.
 pub(crate) struct TestServer {
     pub base: String,
     hits: Arc<Mutex<HashMap<String, (usize, u64)>>>,
+    rejected: Arc<Mutex<HashMap<String, usize>>>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
@@ -79,8 +156,9 @@ impl TestServer {
             .expect("non-blocking listener");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         let hits = Arc::new(Mutex::new(HashMap::new()));
+        let rejected = Arc::new(Mutex::new(HashMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (h, s) = (hits.clone(), stop.clone());
+        let (h, rj, s) = (hits.clone(), rejected.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(60);
             let mut served = 0;
@@ -88,7 +166,7 @@ impl TestServer {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         served += 1;
-                        let _ = serve(conn, &routes, &h);
+                        let _ = serve(conn, &routes, &h, &rj);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(2))
@@ -100,6 +178,7 @@ impl TestServer {
         Self {
             base,
             hits,
+            rejected,
             stop,
             handle: Some(handle),
         }
@@ -111,6 +190,19 @@ impl TestServer {
             .lock()
             .map(|m| m.get(path).map_or(0, |x| x.0))
             .unwrap_or(0)
+    }
+
+    /// How many requests to `path` were answered `401` for lacking the required header.
+    pub fn rejected(&self, path: &str) -> usize {
+        self.rejected
+            .lock()
+            .map(|m| m.get(path).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// How many requests were answered `401`, all paths together.
+    pub fn rejected_total(&self) -> usize {
+        self.rejected.lock().map(|m| m.values().sum()).unwrap_or(0)
     }
 
     /// How many body bytes were sent for `path`, all requests together.
@@ -154,6 +246,7 @@ fn serve(
     mut conn: TcpStream,
     routes: &[Route],
     hits: &Mutex<HashMap<String, (usize, u64)>>,
+    rejected: &Mutex<HashMap<String, usize>>,
 ) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -167,20 +260,19 @@ fn serve(
         req.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&req);
-    let target = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("/");
+    let mut request_line = text.lines().next().unwrap_or("").split_whitespace();
+    let head_only = request_line.next() == Some("HEAD");
+    let target = request_line.next().unwrap_or("/");
+    let header = |name: &str| {
+        text.lines().skip(1).find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let query = percent_decode(query);
-    let range = text
-        .lines()
-        .find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.trim().eq_ignore_ascii_case("range"))
-        })
-        .map(|(_, v)| v.trim().to_string());
+    let range = header("range");
     let route = routes
         .iter()
         .find(|r| r.path == path && r.query.as_ref().is_none_or(|q| query.contains(q.as_str())));
@@ -194,6 +286,23 @@ fn serve(
         conn.write_all(body)?;
         return Ok(());
     };
+    if let Some((name, value)) = &route.require {
+        if header(name).as_deref() != Some(value.as_str()) {
+            if let Ok(mut m) = rejected.lock() {
+                *m.entry(path.to_string()).or_insert(0) += 1;
+            }
+            let body = b"unauthorized";
+            write!(
+                conn,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            if !head_only {
+                conn.write_all(body)?;
+            }
+            return Ok(());
+        }
+    }
     let len = route.body.len();
     let mut head = String::new();
     let (from, to) = match (
@@ -237,7 +346,12 @@ fn serve(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let send_to = route.cut_at.map_or(to, |c| (from + c).min(to));
+    // A HEAD request gets the headers of the GET and no body.
+    let send_to = if head_only {
+        from
+    } else {
+        route.cut_at.map_or(to, |c| (from + c).min(to))
+    };
     // Counted before sending, so that a client that has its answer sees the count.
     if let Ok(mut m) = hits.lock() {
         let e = m.entry(path.to_string()).or_insert((0, 0));
