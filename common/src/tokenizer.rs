@@ -22,12 +22,25 @@ enum Backend {
     /// `get_vocab_size(true)` builds the whole vocabulary map on every call.
     Hf(Box<tokenizers::Tokenizer>, usize),
     Tiktoken(&'static tiktoken_rs::CoreBPE, u32),
+    /// No tokenizer file: every call that needs the vocabulary returns this message (the
+    /// model itself works on token ids). The model's vocabulary size is kept.
+    Missing(String, usize),
 }
 
 /// A tokenizer: encode without special tokens, decode, per-token strings, vocab size.
 pub struct Tokenizer {
     backend: Backend,
     name: String,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("name", &self.name)
+            .field("vocab_size", &self.vocab_size())
+            .field("available", &self.is_available())
+            .finish()
+    }
 }
 
 impl Tokenizer {
@@ -103,38 +116,60 @@ impl Tokenizer {
         Self::for_model(&files)
     }
 
-    /// The tokenizer belonging to resolved model files.
+    /// The tokenizer belonging to resolved model files; an error that says which file to
+    /// add, and where, when there is none (see [`Self::for_model_deferred`] for a model
+    /// that works on token ids without one).
     pub fn for_model(files: &crate::hub::ModelFiles) -> Result<Self> {
+        let t = Self::for_model_deferred(files, 0)?;
+        t.require()?;
+        Ok(t)
+    }
+
+    /// Like [`Self::for_model`], but a model without a tokenizer file (a checkpoint saved
+    /// with `model.save_pretrained` alone) gets a tokenizer whose every encode or decode
+    /// returns the error that says which file to add and where, so that the model loads
+    /// and works on token ids and weights. `vocab_size` is the model's vocabulary size,
+    /// which [`Self::vocab_size`] then reports. A tokenizer file that exists but does not
+    /// read is still an error here.
+    pub fn for_model_deferred(files: &crate::hub::ModelFiles, vocab_size: usize) -> Result<Self> {
         if let Some(p) = &files.tokenizer {
             return Self::from_file(p);
         }
         let cfg: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(&files.config)
                 .with_context(|| format!("reading {}", files.config.display()))?,
-        )?;
-        match cfg.get("model_type").and_then(|v| v.as_str()) {
-            Some("gpt2") | Some("gpt_neo") => Ok(Self::gpt2()),
-            other if files.cache_only => bail!(
-                "the tokenizer.json of model {:?} is not in the Hugging Face cache ({}), and the \
-                 hub could not be asked whether it has one ({}); its model_type {:?} has no \
-                 bundled tokenizer. Run once with network access to fetch it, or pass \
-                 --model PATH to a directory holding config.json, the weights and tokenizer.json",
-                files.id,
-                crate::hub::hub_cache_dir().display(),
-                if crate::hub::is_offline() {
-                    "HF_HUB_OFFLINE is set"
-                } else {
-                    "the hub was unreachable"
-                },
-                other
-            ),
-            other => bail!(
-                "model {:?} has no tokenizer.json (the repo or directory does not hold one) and \
-                 its model_type {:?} has no bundled tokenizer: pass --model PATH to a directory \
-                 with config.json, the weights and the tokenizer.json of this model",
-                files.id,
-                other
-            ),
+        )
+        .with_context(|| format!("{} is not valid JSON", files.config.display()))?;
+        let model_type = cfg.get("model_type").and_then(|v| v.as_str());
+        if let Some("gpt2") | Some("gpt_neo") = model_type {
+            return Ok(Self::gpt2());
+        }
+        Ok(Self::missing(
+            &missing_message(files, model_type),
+            vocab_size,
+        ))
+    }
+
+    /// A tokenizer that has no vocabulary: every encode or decode returns `message` as its
+    /// error; [`Self::vocab_size`] reports `vocab_size`.
+    pub fn missing(message: &str, vocab_size: usize) -> Self {
+        Tokenizer {
+            backend: Backend::Missing(message.to_string(), vocab_size),
+            name: "no tokenizer (tokenizer.json missing)".into(),
+        }
+    }
+
+    /// True unless this is a tokenizer without a vocabulary ([`Self::missing`]).
+    pub fn is_available(&self) -> bool {
+        !matches!(self.backend, Backend::Missing(..))
+    }
+
+    /// `Ok` when the tokenizer can tokenize, else the error that says which file to add:
+    /// for a program that needs text, to fail before its first step.
+    pub fn require(&self) -> Result<&Self> {
+        match &self.backend {
+            Backend::Missing(msg, _) => Err(anyhow!("{msg}")),
+            _ => Ok(self),
         }
     }
 
@@ -148,6 +183,7 @@ impl Tokenizer {
         match &self.backend {
             Backend::Hf(_, n) => *n,
             Backend::Tiktoken(_, n) => *n as usize,
+            Backend::Missing(_, n) => *n,
         }
     }
 
@@ -167,6 +203,7 @@ impl Tokenizer {
                 .get_ids()
                 .to_vec()),
             Backend::Tiktoken(..) => self.encode(text),
+            Backend::Missing(msg, _) => bail!("{msg}"),
         }
     }
 
@@ -208,6 +245,7 @@ impl Tokenizer {
                     offsets,
                 })
             }
+            Backend::Missing(msg, _) => bail!("{msg}"),
         }
     }
 
@@ -223,11 +261,13 @@ impl Tokenizer {
                     .map_err(|e| anyhow!("unknown token id {:?}", e))?;
                 Ok(String::from_utf8_lossy(&bytes).into_owned())
             }
+            Backend::Missing(msg, _) => bail!("{msg}"),
         }
     }
 
     /// One token's text on its own (lossy UTF-8).
     pub fn decode_one(&self, id: u32) -> Result<String> {
+        self.require()?;
         if id as usize >= self.vocab_size() {
             bail!(
                 "token id {id} is out of range for a vocabulary of {}",
@@ -252,7 +292,7 @@ impl Tokenizer {
                 bpe.decode_bytes(&[id])
                     .map_err(|_| anyhow!("id {id} is not a token of {}", self.name))
             }
-            Backend::Hf(..) => Ok(self.decode_one(id)?.into_bytes()),
+            Backend::Hf(..) | Backend::Missing(..) => Ok(self.decode_one(id)?.into_bytes()),
         }
     }
 
@@ -265,7 +305,49 @@ impl Tokenizer {
                 let ids = bpe.encode_with_special_tokens(token);
                 (ids.len() == 1).then(|| ids[0])
             }
+            Backend::Missing(..) => None,
         }
+    }
+}
+
+/// What to do about a model that has no tokenizer file: which file to add, and where.
+fn missing_message(files: &crate::hub::ModelFiles, model_type: Option<&str>) -> String {
+    let folder = files
+        .config
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    let vocab_txt = if files.vocab_txt.is_some() {
+        " (its vocab.txt is the slow tokenizer's file, which is not read here: in Python, \
+         AutoTokenizer.from_pretrained(folder).save_pretrained(folder) writes tokenizer.json \
+         beside it)"
+    } else {
+        ""
+    };
+    let kind = model_type.map_or_else(|| "unknown".to_string(), |t| format!("{t:?}"));
+    if files.cache_only {
+        let hub = crate::hub::HubSettings::from_env();
+        format!(
+            "model {:?} has no tokenizer: its tokenizer.json is not in the Hugging Face cache \
+             ({folder}), and the hub could not be asked whether it has one ({}); model_type {kind} \
+             has no bundled tokenizer. Token ids and weights work without it; to tokenize text, \
+             run once with network access to fetch tokenizer.json, or put the model's \
+             tokenizer.json into {folder}",
+            files.id,
+            if hub.offline {
+                "HF_HUB_OFFLINE is set"
+            } else {
+                "the hub was unreachable"
+            },
+        )
+    } else {
+        format!(
+            "model {:?} has no tokenizer: {folder} holds no tokenizer.json{vocab_txt}, and \
+             model_type {kind} has no bundled tokenizer. Token ids and weights work without \
+             it; to tokenize text, add the model's tokenizer.json to {folder} (in Python: \
+             tokenizer.save_pretrained(\"{folder}\"))",
+            files.id,
+        )
     }
 }
 
@@ -326,21 +408,54 @@ mod tests {
             vocab_txt: None,
             cache_only: true,
         };
+        let folder = tmp.path().display().to_string();
         let err = Tokenizer::for_model(&files).err().unwrap().to_string();
         assert!(
             err.contains("not in the Hugging Face cache")
                 && err.contains("network access")
-                && err.contains("--model PATH"),
+                && err.contains("tokenizer.json")
+                && err.contains(&folder),
             "{err}"
         );
         files.cache_only = false;
         let err = Tokenizer::for_model(&files).err().unwrap().to_string();
         assert!(
-            err.contains("has no tokenizer.json") && !err.contains("cache"),
+            err.contains("holds no tokenizer.json")
+                && err.contains(&format!("add the model's tokenizer.json to {folder}"))
+                && !err.contains("cache"),
             "{err}"
         );
+        // deferred: the tokenizer exists, reports the model's vocabulary, and each call
+        // that needs the vocabulary returns the same message
+        let t = Tokenizer::for_model_deferred(&files, 320).unwrap();
+        assert!(!t.is_available());
+        assert_eq!(t.vocab_size(), 320);
+        for e in [
+            t.encode("hello").unwrap_err(),
+            t.encode_full("hello").unwrap_err(),
+            t.encode_with_special_tokens("hello").unwrap_err(),
+            t.decode(&[1, 2]).unwrap_err(),
+            t.decode_one(1).unwrap_err(),
+            t.token_bytes(1).unwrap_err(),
+            t.require().unwrap_err(),
+        ] {
+            assert_eq!(e.to_string(), err);
+        }
+        assert_eq!(t.token_to_id("hello"), None);
+        // a vocab.txt beside it is named, with the way to convert it
+        files.vocab_txt = Some(tmp.path().join("vocab.txt"));
+        let err = Tokenizer::for_model(&files).err().unwrap().to_string();
+        assert!(err.contains("vocab.txt"), "{err}");
         // GPT-2-family models fall back to the bundled BPE either way
         std::fs::write(&files.config, r#"{"model_type": "gpt_neo"}"#).unwrap();
         assert_eq!(Tokenizer::for_model(&files).unwrap().vocab_size(), 50257);
+        assert!(Tokenizer::for_model_deferred(&files, 320)
+            .unwrap()
+            .is_available());
+        // a tokenizer.json that exists but does not read is an error at once
+        let bad = tmp.path().join("tokenizer.json");
+        std::fs::write(&bad, "{not json").unwrap();
+        files.tokenizer = Some(bad);
+        assert!(Tokenizer::for_model_deferred(&files, 320).is_err());
     }
 }

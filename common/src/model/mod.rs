@@ -101,7 +101,10 @@ pub struct ModelConfig {
     pub n_ctx: usize,
     pub vocab_size: usize,
     pub layer_norm_eps: f64,
-    /// Token id used to pad batches (never attended to).
+    /// Token id used to pad batches (never attended to): the config's `pad_token_id`
+    /// (decoders: else its `eos_token_id`); for decoders an id inside the vocabulary
+    /// replaces one outside it (see [`ModelConfig::from_file`]), so padding never indexes
+    /// past the embedding.
     pub pad_token_id: i64,
     /// End-of-text token id, if the model has one.
     pub eos_token_id: Option<i64>,
@@ -110,7 +113,9 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    /// Read and check a `config.json`.
+    /// Read and check a `config.json`. A decoder's pad id outside the vocabulary (a null
+    /// `pad_token_id` falls back to `eos_token_id`, which a small vocabulary may not
+    /// hold) is replaced by the eos id if that is inside, else 0; an encoder's is an error.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -121,7 +126,7 @@ impl ModelConfig {
             .and_then(|v| v.as_str())
             .unwrap_or("")
             .to_string();
-        match model_type.as_str() {
+        let mut cfg = match model_type.as_str() {
             "gpt2" => gpt2::config(raw, model_type),
             "bert" | "roberta" => bert::config(raw, model_type),
             "gpt_neo" => gpt_neo::config(raw, model_type),
@@ -131,8 +136,36 @@ impl ModelConfig {
                 "model_type {other:?} is not supported yet \
                  (supported: gpt2, bert, roberta, gpt_neo, gpt_neox)"
             ),
-        }
+        }?;
+        cfg.pad_token_id = pad_id_inside_vocab(&cfg, path)?;
+        Ok(cfg)
     }
+}
+
+/// The id that fills padded slots: it must be a row of the embedding, or the embedding
+/// fails. Decoders (GPT-2, GPT-Neo, GPT-NeoX) never read it (padded positions are
+/// masked and their position ids come from the mask), so when the config's
+/// `pad_token_id` (or the `eos_token_id` it falls back to when null) lies outside the
+/// vocabulary, the eos id is used if it is inside, else 0: outputs at real tokens are
+/// the same for any choice. Encoders embed it as their padding index (RoBERTa also counts
+/// positions from it), as transformers does, so there it must be inside: an error.
+fn pad_id_inside_vocab(cfg: &ModelConfig, path: &std::path::Path) -> Result<i64> {
+    let v = cfg.vocab_size as i64;
+    let inside = |id: i64| (0..v).contains(&id);
+    if inside(cfg.pad_token_id) {
+        return Ok(cfg.pad_token_id);
+    }
+    if cfg.arch.is_encoder() {
+        bail!(
+            "{}: pad_token_id {} lies outside the vocabulary (vocab_size {v}); {} uses it as \
+             the padding index of its embeddings, so it must be in 0..{v}: fix pad_token_id \
+             in config.json",
+            path.display(),
+            cfg.pad_token_id,
+            cfg.model_type
+        );
+    }
+    Ok(cfg.eos_token_id.filter(|&e| inside(e)).unwrap_or(0))
 }
 
 /// Which side of a shorter sequence the padding goes on in a batch.
@@ -157,8 +190,124 @@ pub struct Batch {
     pub token_type_ids: Option<Tensor>,
 }
 
+/// Integer kinds that can hold token ids.
+fn is_integer(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Uint8 | Kind::Int8 | Kind::Int16 | Kind::Int | Kind::Int64
+    )
+}
+
+/// The first `[batch, pos]` slot where `bad` (bool, `[batch, pos]`) is true, if any.
+fn first_slot(bad: &Tensor) -> Result<Option<(i64, i64)>> {
+    if !bool::try_from(bad.any())? {
+        return Ok(None);
+    }
+    let at = Vec::<i64>::try_from(bad.nonzero().get(0))?;
+    Ok(Some((at[0], at[1])))
+}
+
 impl Batch {
+    /// Check the batch against a model's vocabulary (`vocab_size` ids), context (`n_ctx`
+    /// positions) and, for encoders, token type vocabulary (`type_vocab_size`): ids and
+    /// mask `[batch, pos]` integers of one shape, the mask 0/1 with at least one real
+    /// token per sequence and `lengths` its row sums, every id (padding slots included)
+    /// in `0..vocab_size`, every token type id in `0..type_vocab_size`. The error names
+    /// the first bad id and its slot. [`HookedModel::run`] calls this on every batch, so
+    /// a hand-made batch cannot index past an embedding.
+    pub fn check(
+        &self,
+        vocab_size: usize,
+        n_ctx: usize,
+        type_vocab_size: Option<usize>,
+    ) -> Result<()> {
+        let shape = self.ids.size();
+        if shape.len() != 2 {
+            bail!("a batch's token ids must be a [batch, pos] tensor, got shape {shape:?}");
+        }
+        let (b, p) = (shape[0], shape[1]);
+        if b == 0 || p == 0 {
+            bail!("the batch holds no tokens (ids of shape {shape:?})");
+        }
+        if !is_integer(self.ids.kind()) {
+            bail!(
+                "token ids must be an integer tensor, got {:?}",
+                self.ids.kind()
+            );
+        }
+        if p as usize > n_ctx {
+            bail!(
+                "the batch is {p} tokens long, longer than the model's context of {n_ctx} \
+                 tokens; shorten the text"
+            );
+        }
+        if self.mask.size() != shape || !is_integer(self.mask.kind()) {
+            bail!(
+                "the batch's mask must be an integer tensor of the ids' shape {shape:?}, got \
+                 {:?} {:?}",
+                self.mask.kind(),
+                self.mask.size()
+            );
+        }
+        let cpu = Device::Cpu;
+        let mask = self.mask.to_device(cpu).to_kind(Kind::Int64);
+        if let Some((i, j)) = first_slot(&mask.lt(0).logical_or(&mask.gt(1)))? {
+            bail!(
+                "the batch's mask holds {} at sequence {i}, position {j}: it must be 1 for a \
+                 real token and 0 for padding",
+                mask.int64_value(&[i, j])
+            );
+        }
+        let real = Vec::<i64>::try_from(mask.sum_dim_intlist(1, false, Kind::Int64))?;
+        if self.lengths != real {
+            bail!(
+                "the batch's lengths {:?} do not count its mask's real tokens {real:?}",
+                self.lengths
+            );
+        }
+        if let Some(i) = real.iter().position(|&n| n == 0) {
+            bail!("sequence {i} of the batch has no real token (its mask is all 0)");
+        }
+        let ids = self.ids.to_device(cpu).to_kind(Kind::Int64);
+        let v = vocab_size as i64;
+        if let Some((i, j)) = first_slot(&ids.lt(0).logical_or(&ids.ge(v)))? {
+            let id = ids.int64_value(&[i, j]);
+            if mask.int64_value(&[i, j]) == 0 {
+                bail!(
+                    "padding slot {j} of sequence {i} holds id {id}, outside the vocabulary \
+                     (0..{v}): pad with an id inside it, e.g. the model's cfg.pad_token_id, or \
+                     build the batch with HookedModel::batch_from_ids"
+                );
+            }
+            bail!(
+                "sequence {i} holds token id {id} at position {j}, outside the vocabulary of \
+                 {v} (ids 0..{v})"
+            );
+        }
+        if let (Some(t), Some(n)) = (&self.token_type_ids, type_vocab_size) {
+            if t.size() != shape || !is_integer(t.kind()) {
+                bail!(
+                    "token type ids must be an integer tensor of the ids' shape {shape:?}, got \
+                     {:?} {:?}",
+                    t.kind(),
+                    t.size()
+                );
+            }
+            let t = t.to_device(cpu).to_kind(Kind::Int64);
+            if let Some((i, j)) = first_slot(&t.lt(0).logical_or(&t.ge(n as i64)))? {
+                bail!(
+                    "sequence {i} has token type id {} at position {j}; this model has {n} \
+                     token type(s) (ids 0..{n})",
+                    t.int64_value(&[i, j])
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Pad `seqs` to the longest with `pad_id` on `side`. Empty sequences are an error.
+    /// `pad_id` must be a token id of the model the batch is for (a run checks every id:
+    /// [`Batch::check`]); [`HookedModel::batch_from_ids`] pads with the model's own.
     pub fn from_ids(seqs: &[Vec<u32>], pad_id: i64, side: PaddingSide) -> Result<Self> {
         if seqs.is_empty() {
             bail!("a batch needs at least one sequence");
@@ -190,12 +339,19 @@ impl Batch {
     }
 
     /// Set the token type (segment) ids, `[batch, pos]` int64 with the batch's shape.
+    /// Their range is checked against the model when the batch runs ([`Batch::check`]).
     pub fn with_token_type_ids(mut self, token_type_ids: Tensor) -> Result<Self> {
         if token_type_ids.size() != self.ids.size() {
             bail!(
                 "token type ids have shape {:?}, the batch's ids {:?}",
                 token_type_ids.size(),
                 self.ids.size()
+            );
+        }
+        if !is_integer(token_type_ids.kind()) {
+            bail!(
+                "token type ids must be integers (0 = first segment, 1 = second), got {:?}",
+                token_type_ids.kind()
             );
         }
         self.token_type_ids = Some(token_type_ids.to_kind(Kind::Int64));
@@ -385,6 +541,10 @@ impl Pass<'_, '_> {
 /// A language model with hook points. See the module docs for the hook names.
 pub struct HookedModel {
     pub cfg: ModelConfig,
+    /// The model's tokenizer. A model folder without `tokenizer.json` (saved with
+    /// `save_pretrained` of the model alone) still loads and runs on token ids; then its
+    /// tokenizer has no vocabulary ([`Tokenizer::is_available`] false) and each encode or
+    /// decode returns the error that names the file to add and the folder.
     pub tokenizer: Tokenizer,
     /// The model id or directory it was loaded from.
     pub id: String,
@@ -420,7 +580,9 @@ impl HookedModel {
     pub fn load_files(files: &ModelFiles, opts: LoadOptions) -> Result<Self> {
         refuse_half_on_cpu(opts.device, opts.dtype)?;
         let cfg = ModelConfig::from_file(&files.config)?;
-        let tokenizer = Tokenizer::for_model(files)?;
+        // No tokenizer file is no error here: the model works on token ids, and the
+        // tokenizer's calls say which file to add (Tokenizer::for_model_deferred).
+        let tokenizer = Tokenizer::for_model_deferred(files, cfg.vocab_size)?;
         let mut w = weights::Weights::load(&files.weights, opts.device, opts.dtype)?;
         let net = build_net(&cfg, &w)?;
         w.retain_used();
@@ -589,7 +751,9 @@ impl HookedModel {
         self.batch_from_ids(&seqs, side)
     }
 
-    /// A padded batch from token ids, checked against the vocabulary and the context.
+    /// A padded batch from token ids, checked against the vocabulary and the context,
+    /// padded with the model's pad id (inside the vocabulary: see
+    /// [`ModelConfig::pad_token_id`]).
     pub fn batch_from_ids(&self, seqs: &[Vec<u32>], side: PaddingSide) -> Result<Batch> {
         for (i, s) in seqs.iter().enumerate() {
             if s.len() > self.cfg.n_ctx {
@@ -599,14 +763,25 @@ impl HookedModel {
                     self.cfg.n_ctx
                 );
             }
-            if let Some(&bad) = s.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+            if let Some(j) = s.iter().position(|&t| t as usize >= self.cfg.vocab_size) {
                 bail!(
-                    "sequence {i} holds token id {bad}, outside the vocabulary of {}",
+                    "sequence {i} holds token id {} at position {j}, outside the vocabulary of {} (ids 0..{})",
+                    s[j],
+                    self.cfg.vocab_size,
                     self.cfg.vocab_size
                 );
             }
         }
         Batch::from_ids(seqs, self.cfg.pad_token_id, side)
+    }
+
+    /// Number of token types (segments) the model embeds: BERT 2, RoBERTa 1; `None` for
+    /// decoders, which ignore token type ids.
+    pub fn type_vocab_size(&self) -> Option<usize> {
+        match &self.net {
+            Net::Bert(m) => Some(m.tte.size()[0] as usize),
+            _ => None,
+        }
     }
 
     /// Logits `[batch, pos, vocab]` for a batch.
@@ -631,13 +806,7 @@ impl HookedModel {
     /// logits for encoders).
     pub fn run(&self, batch: &Batch, opts: &RunOptions) -> Result<RunOutput> {
         let _guard = tch::no_grad_guard();
-        if batch.seq_len() as usize > self.cfg.n_ctx {
-            bail!(
-                "the batch is {} tokens long, longer than the model's context of {}",
-                batch.seq_len(),
-                self.cfg.n_ctx
-            );
-        }
+        batch.check(self.cfg.vocab_size, self.cfg.n_ctx, self.type_vocab_size())?;
         let mut hr = HookRun::new(
             &self.hook_names,
             self.cfg.n_layers,
@@ -661,15 +830,15 @@ impl HookedModel {
         } else {
             hr.deepest_block().map(|l| l + 1).unwrap_or(0)
         };
-        let ids = batch.ids.to_device(self.device);
+        let ids = batch.ids.to_device(self.device).to_kind(Kind::Int64);
         let position_ids = batch.position_ids().to_device(self.device);
-        let real = batch.mask.to_device(self.device);
+        let real = batch.mask.to_device(self.device).to_kind(Kind::Int64);
         let key_mask = real.gt(0).unsqueeze(1).unsqueeze(1);
         hr.set_real_mask(real);
         let token_type_ids = batch
             .token_type_ids
             .as_ref()
-            .map(|t| t.to_device(self.device));
+            .map(|t| t.to_device(self.device).to_kind(Kind::Int64));
         let mut pass = Pass {
             ids: &ids,
             position_ids: &position_ids,
