@@ -12,7 +12,14 @@ use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
 
 const TOL: f64 = 1e-4;
-const ARCHS: [&str; 4] = ["tiny-bert", "tiny-roberta", "tiny-gpt-neo", "tiny-gpt-neox"];
+const ARCHS: [&str; 5] = [
+    "tiny-bert",
+    "tiny-roberta",
+    "tiny-gpt-neo",
+    "tiny-gpt-neox",
+    // rotary settings that are not the defaults (tests/config_layouts.rs)
+    "tiny-gpt-neox-rope",
+];
 
 fn model_dir(name: &str) -> String {
     common::assets_dir()

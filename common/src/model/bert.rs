@@ -35,7 +35,11 @@
 //! `[b, p, d]`: the masked-LM head's transform (dense, activation, layer norm), which the
 //! decoder turns into MLM logits `[b, p, V]`.
 
-use super::layers::{attention, split_heads_in_out, Act, LayerNorm, Linear, ScoreRule};
+use super::config::Config;
+use super::layers::{
+    attention, attn_weights_separate, mlp_weights_linear, untied_head, Act, LayerNorm, Linear,
+    ScoreRule,
+};
 use super::weights::Weights;
 use super::{Arch, ModelConfig, Pass};
 use crate::hooks::HookRun;
@@ -45,48 +49,57 @@ use tch::{Kind, Tensor};
 pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<ModelConfig> {
     let roberta = model_type == "roberta";
     let name = if roberta { "RoBERTa" } else { "BERT" };
-    let get = |k: &str| raw.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-    let (
-        Some(d_model),
-        Some(n_layers),
-        Some(n_heads),
-        Some(d_mlp),
-        Some(max_pos),
-        Some(vocab_size),
-    ) = (
-        get("hidden_size"),
-        get("num_hidden_layers"),
-        get("num_attention_heads"),
-        get("intermediate_size"),
-        get("max_position_embeddings"),
-        get("vocab_size"),
-    )
-    else {
-        bail!("{name} config.json needs hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, max_position_embeddings and vocab_size");
-    };
+    let c = Config::new(&raw, name);
+    let [d_model, n_layers, n_heads, d_mlp, max_pos, vocab_size] = c.required([
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+        "vocab_size",
+    ])?;
     if n_heads == 0 || d_model % n_heads != 0 {
         bail!("{name} config: hidden_size {d_model} is not divisible by num_attention_heads {n_heads}");
     }
-    let pet = raw
-        .get("position_embedding_type")
-        .and_then(|v| v.as_str())
-        .unwrap_or("absolute");
+    // transformers 4.x writes it; 5 no longer does (absolute positions only there).
+    let pet = c.str("position_embedding_type")?.unwrap_or("absolute");
     if pet != "absolute" {
         bail!("{name} config: position_embedding_type {pet:?} is not supported (absolute is)");
     }
-    Act::parse(
-        raw.get("hidden_act")
-            .and_then(|v| v.as_str())
-            .unwrap_or("gelu"),
-        name,
+    // Both written (false) by transformers 5 for every BERT and RoBERTa.
+    c.refuse_flag(
+        "is_decoder",
+        false,
+        "true makes the encoder attend causally, as a decoder",
     )?;
-    let pad = raw
-        .get("pad_token_id")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(if roberta { 1 } else { 0 });
+    c.refuse_flag(
+        "add_cross_attention",
+        false,
+        "true adds cross-attention layers for an encoder-decoder model",
+    )?;
+    Act::parse(c.str("hidden_act")?.unwrap_or("gelu"), name)?;
+    c.usize("type_vocab_size")?;
+    c.tied(true)?;
+    let pad = match c.token_id("pad_token_id")? {
+        Some(p) => p,
+        None if raw.get("pad_token_id").is_some() && roberta => bail!(
+            "RoBERTa config: pad_token_id is null, but RoBERTa's position ids are counted \
+             from the padding id: set pad_token_id (1 for the released RoBERTa models)"
+        ),
+        None => {
+            if roberta {
+                1
+            } else {
+                0
+            }
+        }
+    };
     // RoBERTa's first padding_idx + 1 position rows are never used by real tokens.
     let n_ctx = if roberta {
-        max_pos.checked_sub(pad as usize + 1).ok_or_else(|| anyhow!("RoBERTa config: max_position_embeddings {max_pos} leaves no positions after pad_token_id {pad}"))?
+        usize::try_from(pad)
+            .ok()
+            .and_then(|p| max_pos.checked_sub(p + 1))
+            .ok_or_else(|| anyhow!("RoBERTa config: max_position_embeddings {max_pos} leaves no positions after pad_token_id {pad}"))?
     } else {
         max_pos
     };
@@ -100,12 +113,9 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         d_mlp,
         n_ctx,
         vocab_size,
-        layer_norm_eps: raw
-            .get("layer_norm_eps")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(1e-12),
+        layer_norm_eps: c.f64("layer_norm_eps")?.unwrap_or(1e-12),
         pad_token_id: pad,
-        eos_token_id: raw.get("eos_token_id").and_then(|v| v.as_i64()),
+        eos_token_id: c.token_id("eos_token_id")?,
         raw,
     })
 }
@@ -168,8 +178,8 @@ struct MlmHead {
     dense: Linear,
     act: Act,
     ln: LayerNorm,
-    /// `[vocab, d_model]` when the checkpoint has a decoder that differs from the token
-    /// embeddings (None: tied, as in every released BERT and RoBERTa).
+    /// `[vocab, d_model]` when config.json unties the decoder from the token embeddings
+    /// (`tie_word_embeddings` false; None: tied, as in every released BERT and RoBERTa).
     decoder: Option<Tensor>,
     /// `[vocab]`.
     bias: Tensor,
@@ -200,23 +210,13 @@ impl Bert {
         let roberta = cfg.arch == Arch::Roberta;
         let (d, m, v) = (cfg.d_model as i64, cfg.d_mlp as i64, cfg.vocab_size as i64);
         let eps = cfg.layer_norm_eps;
-        let act = Act::parse(
-            cfg.raw
-                .get("hidden_act")
-                .and_then(|v| v.as_str())
-                .unwrap_or("gelu"),
-            "config",
-        )?;
-        let max_pos = cfg
-            .raw
-            .get("max_position_embeddings")
-            .and_then(|v| v.as_i64())
+        let c = Config::new(&cfg.raw, if roberta { "RoBERTa" } else { "BERT" });
+        let act = Act::parse(c.str("hidden_act")?.unwrap_or("gelu"), c.what())?;
+        let max_pos = c
+            .usize("max_position_embeddings")?
+            .map(|n| n as i64)
             .unwrap_or(cfg.n_ctx as i64);
-        let n_types = cfg
-            .raw
-            .get("type_vocab_size")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(2);
+        let n_types = c.usize("type_vocab_size")?.unwrap_or(2) as i64;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
             let p = |s: &str| format!("encoder.layer.{l}.{s}");
@@ -256,13 +256,16 @@ impl Bert {
                 Some(_) => w.get(bias_name, &[v])?,
                 None => w.get(&format!("{decoder_name}.bias"), &[v])?,
             };
-            // A decoder stored separately but equal to the embeddings is still tied.
-            let decoder = match w.find(&format!("{decoder_name}.weight")) {
-                Some(h) if h.size() == [v, d] && !h.equal(&wte) => {
-                    Some(w.get(&format!("{decoder_name}.weight"), &[v, d])?)
-                }
-                _ => None,
-            };
+            // Tied (the default, every released BERT and RoBERTa): the decoder is the word
+            // embedding matrix, and a stored copy is ignored, as in transformers.
+            let decoder = untied_head(
+                c.tied(true)?,
+                w,
+                &format!("{decoder_name}.weight"),
+                "embeddings.word_embeddings",
+                v,
+                d,
+            )?;
             Some(MlmHead {
                 dense: Linear::new(w, &format!("{hp}.dense"), d, d, true)?,
                 act: head_act,
@@ -467,29 +470,13 @@ impl Bert {
     /// Per-head attention weights of block `l` (see [`super::AttnWeights`]); they act on
     /// `hook_resid_pre` (no layer norm in between).
     pub fn attn_weights(&self, l: usize) -> super::AttnWeights {
-        let blk = &self.blocks[l];
-        let (h, dh) = (self.n_heads, self.d_head);
-        super::AttnWeights {
-            w_q: split_heads_in_out(&blk.q.w_in_out(), h, dh),
-            w_k: split_heads_in_out(&blk.k.w_in_out(), h, dh),
-            w_v: split_heads_in_out(&blk.v.w_in_out(), h, dh),
-            b_q: blk.q.bias_or_zeros().view([h, dh]),
-            b_k: blk.k.bias_or_zeros().view([h, dh]),
-            b_v: blk.v.bias_or_zeros().view([h, dh]),
-            w_o: blk.o.w_in_out().contiguous().view([h, dh, h * dh]),
-            b_o: blk.o.bias_or_zeros(),
-        }
+        let b = &self.blocks[l];
+        attn_weights_separate(&b.q, &b.k, &b.v, &b.o, self.n_heads, self.d_head)
     }
 
     /// MLP weights of block `l`; they act on `ln1.hook_normalized`.
     pub fn mlp_weights(&self, l: usize) -> super::MlpWeights {
-        let blk = &self.blocks[l];
-        super::MlpWeights {
-            w_in: blk.fc_in.w_in_out(),
-            b_in: blk.fc_in.bias_or_zeros(),
-            w_out: blk.fc_out.w_in_out(),
-            b_out: blk.fc_out.bias_or_zeros(),
-        }
+        mlp_weights_linear(&self.blocks[l].fc_in, &self.blocks[l].fc_out)
     }
 }
 

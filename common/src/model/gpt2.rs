@@ -2,33 +2,42 @@
 //! `GPT2LMHeadModel` computes it: pre-layer-norm blocks, fused QKV (`Conv1D` weights
 //! stored `[in, out]`), GELU with the tanh approximation, tied unembedding.
 
+use super::config::Config;
+use super::layers::untied_head;
 use super::weights::Weights;
 use super::{Arch, ModelConfig, Pass};
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
 pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<ModelConfig> {
-    let get = |k: &str| raw.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-    let (Some(d_model), Some(n_layers), Some(n_heads), Some(n_ctx), Some(vocab_size)) = (
-        get("n_embd"),
-        get("n_layer"),
-        get("n_head"),
-        get("n_positions"),
-        get("vocab_size"),
-    ) else {
-        bail!("GPT-2 config.json needs n_embd, n_layer, n_head, n_positions and vocab_size");
-    };
+    let c = Config::new(&raw, "GPT-2");
+    let [d_model, n_layers, n_heads, n_ctx, vocab_size] =
+        c.required(["n_embd", "n_layer", "n_head", "n_positions", "vocab_size"])?;
     if n_heads == 0 || d_model % n_heads != 0 {
         bail!("GPT-2 config: n_embd {d_model} is not divisible by n_head {n_heads}");
     }
-    let act = raw
-        .get("activation_function")
-        .and_then(|v| v.as_str())
-        .unwrap_or("gelu_new");
+    let act = c.str("activation_function")?.unwrap_or("gelu_new");
     if !matches!(act, "gelu_new" | "gelu_pytorch_tanh") {
         bail!("GPT-2 config: activation_function {act:?} is not supported (gelu_new is)");
     }
-    let eos = raw.get("eos_token_id").and_then(|v| v.as_i64());
+    c.refuse_flag(
+        "scale_attn_weights",
+        true,
+        "false leaves attention scores unscaled by 1/sqrt(d_head)",
+    )?;
+    c.refuse_flag(
+        "reorder_and_upcast_attn",
+        false,
+        "true computes the attention scores in float32 in another order",
+    )?;
+    c.refuse_flag(
+        "add_cross_attention",
+        false,
+        "true adds cross-attention layers for an encoder-decoder model",
+    )?;
+    c.bool("scale_attn_by_inverse_layer_idx")?;
+    c.tied(true)?;
+    let eos = c.token_id("eos_token_id")?;
     Ok(ModelConfig {
         arch: Arch::Gpt2,
         model_type,
@@ -36,13 +45,10 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         n_heads,
         d_model,
         d_head: d_model / n_heads,
-        d_mlp: get("n_inner").unwrap_or(4 * d_model),
+        d_mlp: c.usize("n_inner")?.unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
-        layer_norm_eps: raw
-            .get("layer_norm_epsilon")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(1e-5),
+        layer_norm_eps: c.f64("layer_norm_epsilon")?.unwrap_or(1e-5),
         pad_token_id: eos.unwrap_or(0),
         eos_token_id: eos,
         raw,
@@ -126,7 +132,8 @@ pub(crate) struct Gpt2 {
     pub wpe: Tensor,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
-    /// `[vocab, d_model]` when the checkpoint has an untied `lm_head`.
+    /// `[vocab, d_model]` when config.json unties `lm_head` from `wte`
+    /// (`tie_word_embeddings` false; tied is the default).
     lm_head: Option<Tensor>,
     n_heads: i64,
     d_head: i64,
@@ -160,14 +167,8 @@ impl Gpt2 {
             });
         }
         let wte = w.get("wte.weight", &[v, d])?;
-        // An lm_head stored separately but equal to wte is still tied; only a different
-        // matrix is kept.
-        let lm_head = match w.find("lm_head.weight") {
-            Some(h) if h.size() == [v, d] && !h.equal(&wte) => {
-                Some(w.get("lm_head.weight", &[v, d])?)
-            }
-            _ => None,
-        };
+        let conf = Config::new(&cfg.raw, "GPT-2");
+        let lm_head = untied_head(conf.tied(true)?, w, "lm_head.weight", "wte", v, d)?;
         Ok(Gpt2 {
             wpe: w.get("wpe.weight", &[c, d])?,
             wte,
@@ -176,10 +177,8 @@ impl Gpt2 {
             lm_head,
             n_heads: cfg.n_heads as i64,
             d_head: cfg.d_head as i64,
-            inverse_layer_scale: cfg
-                .raw
-                .get("scale_attn_by_inverse_layer_idx")
-                .and_then(|v| v.as_bool())
+            inverse_layer_scale: conf
+                .bool("scale_attn_by_inverse_layer_idx")?
                 .unwrap_or(false),
         })
     }

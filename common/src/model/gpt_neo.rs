@@ -13,8 +13,10 @@
 //! unscaled scores `q·k` that the softmax sees, with keys outside the causal (and, in
 //! local layers, the window) mask at -inf.
 
+use super::config::Config;
 use super::layers::{
-    attention, causal_mask, split_heads_in_out, Act, LayerNorm, Linear, ScoreRule,
+    attention, attn_weights_separate, causal_mask, mlp_weights_linear, untied_head, Act, LayerNorm,
+    Linear, ScoreRule,
 };
 use super::weights::Weights;
 use super::{Arch, ModelConfig, Pass};
@@ -23,23 +25,19 @@ use anyhow::{bail, Result};
 use tch::Tensor;
 
 pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<ModelConfig> {
-    let get = |k: &str| raw.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-    let (Some(d_model), Some(n_layers), Some(n_heads), Some(n_ctx), Some(vocab_size)) = (
-        get("hidden_size"),
-        get("num_layers"),
-        get("num_heads"),
-        get("max_position_embeddings"),
-        get("vocab_size"),
-    ) else {
-        bail!("GPT-Neo config.json needs hidden_size, num_layers, num_heads, max_position_embeddings and vocab_size");
-    };
+    let c = Config::new(&raw, "GPT-Neo");
+    let [d_model, n_layers, n_heads, n_ctx, vocab_size] = c.required([
+        "hidden_size",
+        "num_layers",
+        "num_heads",
+        "max_position_embeddings",
+        "vocab_size",
+    ])?;
     if n_heads == 0 || d_model % n_heads != 0 {
         bail!("GPT-Neo config: hidden_size {d_model} is not divisible by num_heads {n_heads}");
     }
     Act::parse(
-        raw.get("activation_function")
-            .and_then(|v| v.as_str())
-            .unwrap_or("gelu_new"),
+        c.str("activation_function")?.unwrap_or("gelu_new"),
         "GPT-Neo config",
     )?;
     let layers = attention_layers(&raw)?;
@@ -49,7 +47,11 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
             layers.len()
         );
     }
-    let eos = raw.get("eos_token_id").and_then(|v| v.as_i64());
+    if c.usize("window_size")? == Some(0) {
+        bail!("GPT-Neo config: window_size 0 leaves local attention layers nothing to attend to");
+    }
+    c.tied(true)?;
+    let eos = c.token_id("eos_token_id")?;
     Ok(ModelConfig {
         arch: Arch::GptNeo,
         model_type,
@@ -57,54 +59,66 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         n_heads,
         d_model,
         d_head: d_model / n_heads,
-        d_mlp: get("intermediate_size").unwrap_or(4 * d_model),
+        d_mlp: c.usize("intermediate_size")?.unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
-        layer_norm_eps: raw
-            .get("layer_norm_epsilon")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(1e-5),
-        pad_token_id: raw
-            .get("pad_token_id")
-            .and_then(|v| v.as_i64())
-            .or(eos)
-            .unwrap_or(0),
+        layer_norm_eps: c.f64("layer_norm_epsilon")?.unwrap_or(1e-5),
+        pad_token_id: c.token_id("pad_token_id")?.or(eos).unwrap_or(0),
         eos_token_id: eos,
         raw,
     })
 }
 
-/// Whether each layer is local (`true`) or global, from `attention_layers`, else by
-/// expanding `attention_types` (`[[["global", "local"], 6]]` -> 12 alternating layers).
+/// Whether each layer is local (`true`) or global. transformers 4.57 and 5 both write
+/// `attention_types` (`[[["global", "local"], 6]]`, expanded to 12 alternating layers)
+/// and its expansion `attention_layers`; either one is enough, and when both are present
+/// they must agree.
 pub(crate) fn attention_layers(raw: &serde_json::Value) -> Result<Vec<bool>> {
     let kind = |v: &serde_json::Value| -> Result<bool> {
         match v.as_str() {
             Some("local") => Ok(true),
             Some("global") => Ok(false),
-            other => bail!("GPT-Neo config: attention layer type {other:?} is neither \"global\" nor \"local\""),
+            _ => bail!(
+                "GPT-Neo config: attention layer type {v} is neither \"global\" nor \"local\""
+            ),
         }
     };
-    if let Some(list) = raw.get("attention_layers").and_then(|v| v.as_array()) {
-        return list.iter().map(kind).collect();
-    }
-    let Some(types) = raw.get("attention_types").and_then(|v| v.as_array()) else {
-        bail!("GPT-Neo config.json needs attention_layers or attention_types");
+    let listed = match raw.get("attention_layers").filter(|v| !v.is_null()) {
+        None => None,
+        Some(serde_json::Value::Array(list)) => Some(list.iter().map(kind).collect::<Result<Vec<_>>>()?),
+        Some(v) => bail!("GPT-Neo config: attention_layers is {v}, expected a list such as [\"global\", \"local\"]"),
     };
-    let mut out = Vec::new();
-    for item in types {
-        let (Some(pattern), Some(n)) = (
-            item.get(0).and_then(|v| v.as_array()),
-            item.get(1).and_then(|v| v.as_u64()),
-        ) else {
-            bail!("GPT-Neo config: attention_types entries look like [[\"global\", \"local\"], 6]; found {item}");
-        };
-        for _ in 0..n {
-            for t in pattern {
-                out.push(kind(t)?);
+    let expanded = match raw.get("attention_types").filter(|v| !v.is_null()) {
+        None => None,
+        Some(serde_json::Value::Array(types)) => {
+            let mut out = Vec::new();
+            for item in types {
+                let (Some(pattern), Some(n)) = (
+                    item.get(0).and_then(|v| v.as_array()),
+                    item.get(1).and_then(|v| v.as_u64()),
+                ) else {
+                    bail!("GPT-Neo config: attention_types entries look like [[\"global\", \"local\"], 6]; found {item}");
+                };
+                for _ in 0..n {
+                    for t in pattern {
+                        out.push(kind(t)?);
+                    }
+                }
             }
+            Some(out)
         }
+        Some(v) => bail!("GPT-Neo config: attention_types is {v}, expected a list such as [[[\"global\", \"local\"], 6]]"),
+    };
+    match (listed, expanded) {
+        (Some(a), Some(b)) if a != b => bail!(
+            "GPT-Neo config: attention_layers and attention_types describe different layers \
+             ({} and {} layers, or another order of global and local): make them agree",
+            a.len(),
+            b.len()
+        ),
+        (Some(a), _) | (None, Some(a)) => Ok(a),
+        (None, None) => bail!("GPT-Neo config.json needs attention_layers or attention_types"),
     }
-    Ok(out)
 }
 
 /// Hook names in forward order: the same as GPT-2's.
@@ -134,7 +148,8 @@ pub(crate) struct GptNeo {
     pub wpe: Tensor,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
-    /// `[vocab, d_model]` when the checkpoint has an untied `lm_head`.
+    /// `[vocab, d_model]` when config.json unties `lm_head` from `wte`
+    /// (`tie_word_embeddings` false; tied is the default).
     lm_head: Option<Tensor>,
     n_heads: i64,
     d_head: i64,
@@ -168,12 +183,8 @@ impl GptNeo {
             });
         }
         let wte = w.get("wte.weight", &[v, d])?;
-        let lm_head = match w.find("lm_head.weight") {
-            Some(h) if h.size() == [v, d] && !h.equal(&wte) => {
-                Some(w.get("lm_head.weight", &[v, d])?)
-            }
-            _ => None,
-        };
+        let conf = Config::new(&cfg.raw, "GPT-Neo");
+        let lm_head = untied_head(conf.tied(true)?, w, "lm_head.weight", "wte", v, d)?;
         Ok(GptNeo {
             wpe: w.get("wpe.weight", &[c, d])?,
             wte,
@@ -182,17 +193,10 @@ impl GptNeo {
             lm_head,
             n_heads: cfg.n_heads as i64,
             d_head: cfg.d_head as i64,
-            window: cfg
-                .raw
-                .get("window_size")
-                .and_then(|v| v.as_i64())
-                .unwrap_or(256),
+            window: conf.usize("window_size")?.unwrap_or(256) as i64,
             act: Act::parse(
-                cfg.raw
-                    .get("activation_function")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("gelu_new"),
-                "config",
+                conf.str("activation_function")?.unwrap_or("gelu_new"),
+                "GPT-Neo config",
             )?,
         })
     }
@@ -303,28 +307,12 @@ impl GptNeo {
     /// Per-head attention weights of block `l` (see [`super::AttnWeights`]); the query,
     /// key and value biases are zeros (GPT-Neo has none).
     pub fn attn_weights(&self, l: usize) -> super::AttnWeights {
-        let blk = &self.blocks[l];
-        let (h, dh) = (self.n_heads, self.d_head);
-        super::AttnWeights {
-            w_q: split_heads_in_out(&blk.q.w_in_out(), h, dh),
-            w_k: split_heads_in_out(&blk.k.w_in_out(), h, dh),
-            w_v: split_heads_in_out(&blk.v.w_in_out(), h, dh),
-            b_q: blk.q.bias_or_zeros().view([h, dh]),
-            b_k: blk.k.bias_or_zeros().view([h, dh]),
-            b_v: blk.v.bias_or_zeros().view([h, dh]),
-            w_o: blk.o.w_in_out().contiguous().view([h, dh, h * dh]),
-            b_o: blk.o.bias_or_zeros(),
-        }
+        let b = &self.blocks[l];
+        attn_weights_separate(&b.q, &b.k, &b.v, &b.o, self.n_heads, self.d_head)
     }
 
     /// MLP weights of block `l`.
     pub fn mlp_weights(&self, l: usize) -> super::MlpWeights {
-        let blk = &self.blocks[l];
-        super::MlpWeights {
-            w_in: blk.fc.w_in_out(),
-            b_in: blk.fc.bias_or_zeros(),
-            w_out: blk.proj.w_in_out(),
-            b_out: blk.proj.bias_or_zeros(),
-        }
+        mlp_weights_linear(&self.blocks[l].fc, &self.blocks[l].proj)
     }
 }

@@ -1,13 +1,15 @@
 //! GPT-NeoX / Pythia (any size; the size comes from config.json), as `transformers`'
 //! `GPTNeoXForCausalLM` computes it:
-//! - no position embeddings: rotary embeddings (`rotate_half` style, base
-//!   `rotary_emb_base`) rotate the first `rotary_pct * d_head` dimensions of each head's
-//!   queries and keys; the other dimensions pass through;
+//! - no position embeddings: rotary embeddings (`rotate_half` style, base `rope_theta`)
+//!   rotate the first `partial_rotary_factor * d_head` dimensions of each head's queries
+//!   and keys; the other dimensions pass through. Both config layouts are read:
+//!   transformers 5's `rope_parameters` and 4.x's `rotary_emb_base` / `rotary_pct`
+//!   (see [`super::config`]); scaled RoPE variants are refused;
 //! - a fused `query_key_value` `nn.Linear` whose output is laid out per head as
 //!   `[head, (q | k | v), d_head]`;
 //! - the parallel residual (`use_parallel_residual`, true for every Pythia):
 //!   `x + attn(ln1(x)) + mlp(ln2(x))`, both layer norms reading the block input;
-//! - exact GELU, an untied unembedding `embed_out`.
+//! - exact GELU, an untied unembedding `embed_out` (unless `tie_word_embeddings`).
 //!
 //! Hook points (block `l`): `hook_resid_pre`, `ln1.hook_normalized`,
 //! `attn.hook_q|hook_k|hook_v` `[b, p, h, dh]` (before the rotation),
@@ -20,53 +22,54 @@
 //! before the MLP". Outside the blocks: `hook_embed` (the token embedding is the whole
 //! residual input; there is no `hook_pos_embed`) and `ln_final.hook_normalized`.
 
-use super::layers::{attention, causal_mask, Act, LayerNorm, Linear, ScoreRule};
+use super::config::{neox_rope, Config, Rope};
+use super::layers::{
+    attention, causal_mask, mlp_weights_linear, out_by_head, untied_head, Act, LayerNorm, Linear,
+    ScoreRule,
+};
 use super::weights::Weights;
 use super::{Arch, ModelConfig, Pass};
 use crate::hooks::HookRun;
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
-fn rotary_dims(raw: &serde_json::Value, d_head: usize) -> usize {
-    let pct = raw
-        .get("rotary_pct")
-        .or_else(|| raw.get("partial_rotary_factor"))
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.25);
-    (d_head as f64 * pct) as usize
+/// The config reader for GPT-NeoX.
+fn reader(raw: &serde_json::Value) -> Config<'_> {
+    Config::new(raw, "GPT-NeoX")
+}
+
+/// Number of rotated dimensions of a head: `int(d_head * partial_rotary_factor)`, as
+/// transformers computes it.
+fn rotary_dims(rope: &Rope, d_head: usize) -> usize {
+    (d_head as f64 * rope.partial_rotary_factor) as usize
 }
 
 pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<ModelConfig> {
-    let get = |k: &str| raw.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-    let (Some(d_model), Some(n_layers), Some(n_heads), Some(n_ctx), Some(vocab_size)) = (
-        get("hidden_size"),
-        get("num_hidden_layers"),
-        get("num_attention_heads"),
-        get("max_position_embeddings"),
-        get("vocab_size"),
-    ) else {
-        bail!("GPT-NeoX config.json needs hidden_size, num_hidden_layers, num_attention_heads, max_position_embeddings and vocab_size");
-    };
+    let c = reader(&raw);
+    let [d_model, n_layers, n_heads, n_ctx, vocab_size] = c.required([
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "max_position_embeddings",
+        "vocab_size",
+    ])?;
     if n_heads == 0 || d_model % n_heads != 0 {
         bail!("GPT-NeoX config: hidden_size {d_model} is not divisible by num_attention_heads {n_heads}");
     }
-    if raw.get("use_parallel_residual").and_then(|v| v.as_bool()) == Some(false) {
-        bail!("GPT-NeoX config: use_parallel_residual false is not supported (every Pythia model uses the parallel residual)");
-    }
-    if raw.get("rope_scaling").is_some_and(|v| !v.is_null()) {
-        bail!("GPT-NeoX config: rope_scaling is not supported (plain rotary embeddings are)");
-    }
-    let rot = rotary_dims(&raw, d_model / n_heads);
+    c.refuse_flag(
+        "use_parallel_residual",
+        true,
+        "the sequential residual; every Pythia model uses the parallel residual",
+    )?;
+    let rope = neox_rope(&c)?;
+    let rot = rotary_dims(&rope, d_model / n_heads);
     if !rot.is_multiple_of(2) {
         bail!("GPT-NeoX config: the rotary part of a head ({rot} dimensions) must be even");
     }
-    Act::parse(
-        raw.get("hidden_act")
-            .and_then(|v| v.as_str())
-            .unwrap_or("gelu"),
-        "GPT-NeoX config",
-    )?;
-    let eos = raw.get("eos_token_id").and_then(|v| v.as_i64());
+    Act::parse(c.str("hidden_act")?.unwrap_or("gelu"), "GPT-NeoX config")?;
+    c.bool("attention_bias")?;
+    c.tied(false)?;
+    let eos = c.token_id("eos_token_id")?;
     Ok(ModelConfig {
         arch: Arch::GptNeoX,
         model_type,
@@ -74,18 +77,11 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         n_heads,
         d_model,
         d_head: d_model / n_heads,
-        d_mlp: get("intermediate_size").unwrap_or(4 * d_model),
+        d_mlp: c.usize("intermediate_size")?.unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
-        layer_norm_eps: raw
-            .get("layer_norm_eps")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(1e-5),
-        pad_token_id: raw
-            .get("pad_token_id")
-            .and_then(|v| v.as_i64())
-            .or(eos)
-            .unwrap_or(0),
+        layer_norm_eps: c.f64("layer_norm_eps")?.unwrap_or(1e-5),
+        pad_token_id: c.token_id("pad_token_id")?.or(eos).unwrap_or(0),
         eos_token_id: eos,
         raw,
     })
@@ -151,11 +147,8 @@ impl GptNeoX {
     pub fn new(cfg: &ModelConfig, w: &Weights) -> Result<Self> {
         let (d, m, v) = (cfg.d_model as i64, cfg.d_mlp as i64, cfg.vocab_size as i64);
         let eps = cfg.layer_norm_eps;
-        let bias = cfg
-            .raw
-            .get("attention_bias")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
+        let c = reader(&cfg.raw);
+        let bias = c.bool("attention_bias")?.unwrap_or(true);
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
             let p = |s: &str| format!("layers.{l}.{s}");
@@ -169,23 +162,11 @@ impl GptNeoX {
             });
         }
         let wte = w.get("embed_in.weight", &[v, d])?;
-        let tied = cfg
-            .raw
-            .get("tie_word_embeddings")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let unembed = match w.find("embed_out.weight") {
-            Some(_) => Some(w.get("embed_out.weight", &[v, d])?),
-            None if tied => None,
-            None => bail!("weight \"embed_out.weight\" is missing and config.json does not tie it to embed_in"),
-        };
-        let rot = rotary_dims(&cfg.raw, cfg.d_head) as i64;
-        let base = cfg
-            .raw
-            .get("rotary_emb_base")
-            .or_else(|| cfg.raw.get("rope_theta"))
-            .and_then(|v| v.as_f64())
-            .unwrap_or(10000.0);
+        // Untied by default (every Pythia): embed_out is the unembedding.
+        let unembed = untied_head(c.tied(false)?, w, "embed_out.weight", "embed_in", v, d)?;
+        let rope = neox_rope(&c)?;
+        let rot = rotary_dims(&rope, cfg.d_head) as i64;
+        let base = rope.theta;
         // transformers: 1 / base^(arange(0, rot, 2) / rot), in float32.
         let inv_freq = if rot > 0 {
             let exps = Tensor::arange_start_step(0, rot, 2, (Kind::Int64, wte.device()))
@@ -207,13 +188,7 @@ impl GptNeoX {
             inv_freq,
             n_heads: cfg.n_heads as i64,
             d_head: cfg.d_head as i64,
-            act: Act::parse(
-                cfg.raw
-                    .get("hidden_act")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("gelu"),
-                "config",
-            )?,
+            act: Act::parse(c.str("hidden_act")?.unwrap_or("gelu"), "GPT-NeoX config")?,
         })
     }
 
@@ -352,6 +327,7 @@ impl GptNeoX {
         let w = blk.qkv.w.view([h, 3, dh, d]);
         let bias = blk.qkv.bias_or_zeros().view([h, 3, dh]);
         let part = |i: i64| w.select(1, i).permute([0, 2, 1]).contiguous(); // [h, d, dh]
+        let (w_o, b_o) = out_by_head(&blk.o, h, dh);
         super::AttnWeights {
             w_q: part(0),
             w_k: part(1),
@@ -359,19 +335,13 @@ impl GptNeoX {
             b_q: bias.select(1, 0),
             b_k: bias.select(1, 1),
             b_v: bias.select(1, 2),
-            w_o: blk.o.w_in_out().contiguous().view([h, dh, d]),
-            b_o: blk.o.bias_or_zeros(),
+            w_o,
+            b_o,
         }
     }
 
     /// MLP weights of block `l`; they act on `ln2.hook_normalized`.
     pub fn mlp_weights(&self, l: usize) -> super::MlpWeights {
-        let blk = &self.blocks[l];
-        super::MlpWeights {
-            w_in: blk.fc.w_in_out(),
-            b_in: blk.fc.bias_or_zeros(),
-            w_out: blk.proj.w_in_out(),
-            b_out: blk.proj.bias_or_zeros(),
-        }
+        mlp_weights_linear(&self.blocks[l].fc, &self.blocks[l].proj)
     }
 }

@@ -1,7 +1,9 @@
 //! Pieces the BERT/RoBERTa, GPT-Neo and GPT-NeoX implementations share: layer norm,
-//! activations, `nn.Linear` weights and the hooked attention core (scores, pattern, z).
+//! activations, `nn.Linear` weights, the hooked attention core (scores, pattern, z), the
+//! tied or untied unembedding, and the per-head attention and MLP weight views.
 
 use super::weights::Weights;
+use super::{AttnWeights, MlpWeights};
 use crate::hooks::HookRun;
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
@@ -199,4 +201,75 @@ pub(crate) fn attention(
 pub(crate) fn split_heads_in_out(w_in_out: &Tensor, h: i64, dh: i64) -> Tensor {
     let d = w_in_out.size()[0];
     w_in_out.reshape([d, h, dh]).permute([1, 0, 2]).contiguous()
+}
+
+/// The unembedding matrix `[vocab, d_model]` of a model whose config may tie it to the
+/// token embedding `embedding` (`tie_word_embeddings`, read by the caller with the
+/// architecture's default): None when tied — transformers then uses the embedding and
+/// ignores a stored `head` — else the stored `head`, which must exist (transformers would
+/// initialise a missing one at random).
+pub(crate) fn untied_head(
+    tied: bool,
+    w: &Weights,
+    head: &str,
+    embedding: &str,
+    vocab: i64,
+    d_model: i64,
+) -> Result<Option<Tensor>> {
+    if tied {
+        return Ok(None);
+    }
+    if w.find(head).is_none() {
+        bail!(
+            "weight {head:?} is missing and config.json does not tie it to {embedding} \
+             (tie_word_embeddings is false): add {head} to the checkpoint, or set \
+             \"tie_word_embeddings\": true if the model shares the matrix"
+        );
+    }
+    Ok(Some(w.get(head, &[vocab, d_model])?))
+}
+
+/// The output projection `o` (`nn.Linear`, `[d_model, n_heads * d_head]` as stored) by
+/// head: `w_o` `[n_heads, d_head, d_model]` and `b_o` `[d_model]` (zeros without a bias).
+pub(crate) fn out_by_head(o: &Linear, h: i64, dh: i64) -> (Tensor, Tensor) {
+    let d = o.w.size()[0];
+    (
+        o.w_in_out().contiguous().view([h, dh, d]),
+        o.bias_or_zeros(),
+    )
+}
+
+/// Per-head weights of an attention layer with separate query, key, value and output
+/// `nn.Linear` projections (BERT/RoBERTa, GPT-Neo); missing biases are zeros.
+pub(crate) fn attn_weights_separate(
+    q: &Linear,
+    k: &Linear,
+    v: &Linear,
+    o: &Linear,
+    h: i64,
+    dh: i64,
+) -> AttnWeights {
+    let (w_o, b_o) = out_by_head(o, h, dh);
+    AttnWeights {
+        w_q: split_heads_in_out(&q.w_in_out(), h, dh),
+        w_k: split_heads_in_out(&k.w_in_out(), h, dh),
+        w_v: split_heads_in_out(&v.w_in_out(), h, dh),
+        b_q: q.bias_or_zeros().view([h, dh]),
+        b_k: k.bias_or_zeros().view([h, dh]),
+        b_v: v.bias_or_zeros().view([h, dh]),
+        w_o,
+        b_o,
+    }
+}
+
+/// The weights of an MLP of two `nn.Linear` layers, `fc_in` `[d_mlp, d_model]` and
+/// `fc_out` `[d_model, d_mlp]` as stored, in `x @ W` orientation (BERT/RoBERTa, GPT-Neo,
+/// GPT-NeoX); missing biases are zeros.
+pub(crate) fn mlp_weights_linear(fc_in: &Linear, fc_out: &Linear) -> MlpWeights {
+    MlpWeights {
+        w_in: fc_in.w_in_out(),
+        b_in: fc_in.bias_or_zeros(),
+        w_out: fc_out.w_in_out(),
+        b_out: fc_out.bias_or_zeros(),
+    }
 }

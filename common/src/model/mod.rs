@@ -43,6 +43,7 @@
 
 pub mod batching;
 pub mod bert;
+mod config;
 mod gpt2;
 pub mod gpt_neo;
 pub mod gpt_neox;
