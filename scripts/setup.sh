@@ -62,3 +62,14 @@ xgb_dir=$(.venv/bin/python -c "import importlib.util; s = importlib.util.find_sp
 ln -sfn "$xgb_dir" .libxgboost
 [ -f .libxgboost/lib/libxgboost.so ] || { echo "[setup] error: $xgb_dir/lib has no libxgboost.so" >&2; exit 1; }
 echo "[setup] libxgboost $XGBOOST_VERSION ready at .libxgboost -> $xgb_dir"
+
+# The real huggingface_hub client, for common/tests/hub_mirror.rs: it checks that the
+# Hugging Face cache this project writes is read by Python's client offline, and that a
+# cache Python wrote is read by this project (the README promises a cache shared with
+# Python in both directions). 0.36.2 is the version transformers 4.57.6 pins.
+HFH_VERSION=0.36.2
+have_hfh=$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('huggingface_hub'))" 2>/dev/null || true)
+if [ "$have_hfh" != "$HFH_VERSION" ]; then
+    echo "[setup] installing huggingface_hub==$HFH_VERSION into .venv (for the cache-sharing test)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "huggingface_hub==$HFH_VERSION"
+fi
