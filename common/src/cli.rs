@@ -6,16 +6,18 @@
 //! struct Args { #[command(flatten)] common: common::cli::CommonArgs, /* own flags */ }
 //! ```
 
+use crate::hub::ModelFiles;
 use crate::output::Output;
-use anyhow::Result;
-use std::path::PathBuf;
+use anyhow::{anyhow, Context, Result};
+use std::path::{Path, PathBuf};
 use tch::{Device, Kind};
 
 /// Flags shared by every project.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
-    /// Model id on the Hugging Face hub (e.g. gpt2, gpt2-large) or a local model
-    /// directory. Each project has its own default (the book's model).
+    /// The project's main model: a Hugging Face hub id (e.g. gpt2, gpt2-large) or a
+    /// local model directory. Each project has its own default (the book's model); a
+    /// project's other models have flags of their own (see --help).
     #[arg(long)]
     pub model: Option<String>,
 
@@ -106,7 +108,90 @@ impl CommonArgs {
         })
     }
 
-    /// The output folder for `project`, created.
+    /// A model the project uses besides its main one (`--model`), named by its own flag
+    /// `flag`: the flag's value when given, the tiny test GPT-2 under `--quick`, else
+    /// `default` (the book's model). `--model` never changes it.
+    pub fn other_model_or(&self, flag: Option<&str>, default: &str) -> String {
+        match (flag, self.quick) {
+            (Some(m), _) => m.to_string(),
+            (None, true) => tiny_gpt2(),
+            (None, false) => default.to_string(),
+        }
+    }
+
+    /// [`Self::other_model_or`] for a BERT-vocabulary model: all-MiniLM-L6-v2 under
+    /// `--quick` (see [`Self::bert_model_or`]).
+    pub fn other_bert_model_or(&self, flag: Option<&str>, default: &str) -> Result<String> {
+        Ok(match (flag, self.quick) {
+            (Some(m), _) => m.to_string(),
+            (None, true) => crate::embeddings::minilm_dir()?.display().to_string(),
+            (None, false) => default.to_string(),
+        })
+    }
+
+    /// Find every model a run will load through [`Self::load_model`] before it computes
+    /// anything: each id is resolved through [`crate::hub`] (downloaded now if it is not
+    /// cached, at `--revision`), its `config.json` read and checked (valid JSON, a
+    /// supported `model_type`) and each safetensors file's header checked against the
+    /// file's length (a truncated copy is caught here). Nothing is loaded. An error
+    /// names the model; offline, it also says that `--quick` needs no download.
+    pub fn resolve_models<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<ModelFiles>> {
+        ids.iter()
+            .map(|id| self.check_model(id.as_ref(), self.revision.as_deref()))
+            .collect()
+    }
+
+    /// [`Self::resolve_models`] for the models a run reads with
+    /// [`crate::embeddings::token_embeddings`] (their main branch; `--revision` applies
+    /// to [`Self::load_model`] only), checking too that the architecture has a known
+    /// token-embedding tensor.
+    pub fn resolve_embeddings<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<ModelFiles>> {
+        ids.iter()
+            .map(|id| {
+                let id = id.as_ref();
+                let files = self.check_model(id, None)?;
+                let cfg = crate::model::ModelConfig::from_file(&files.config)?;
+                crate::embeddings::embedding_tensor_name(&cfg.model_type)
+                    .map_err(|e| anyhow!("model {id:?}: {e:#}"))?;
+                Ok(files)
+            })
+            .collect()
+    }
+
+    fn check_model(&self, id: &str, revision: Option<&str>) -> Result<ModelFiles> {
+        let files = crate::hub::resolve_model_at(id, revision).map_err(|e| {
+            let hint = if self.quick {
+                String::new()
+            } else {
+                "; --quick runs this project on the bundled tiny models instead, offline and \
+                 in seconds"
+                    .to_string()
+            };
+            let local = id.starts_with('.') || id.starts_with('/') || Path::new(id).exists();
+            if local {
+                e.context(format!("model folder {id:?} cannot be used{hint}"))
+            } else if crate::hub::is_offline() {
+                e.context(format!(
+                    "model {id:?} is not available offline (HF_HUB_OFFLINE is set and it is not \
+                     in the Hugging Face cache {}): run once with network access, or pass \
+                     --model DIR for a local copy{hint}",
+                    crate::hub::hub_cache_dir().display()
+                ))
+            } else {
+                e.context(format!("model {id:?} could not be found{hint}"))
+            }
+        })?;
+        // One line that says what is wrong (the causes joined), as a learner reads it.
+        crate::model::ModelConfig::from_file(&files.config)
+            .map_err(|e| anyhow!("model {id:?}: its config.json cannot be used: {e:#}"))?;
+        for w in &files.weights {
+            check_weight_file(w).map_err(|e| anyhow!("model {id:?}: {e:#}"))?;
+        }
+        Ok(files)
+    }
+
+    /// The output folder for `project` (`--out`, default `outputs/<project>`): checked
+    /// to be writable now; the run's files replace it in [`Output::finish`].
     pub fn output(&self, project: &str) -> Result<Output> {
         let dir = self
             .out
@@ -134,6 +219,30 @@ impl CommonArgs {
         pb.finish_and_clear();
         m
     }
+}
+
+/// A safetensors file's header parses and its tensors' byte ranges end exactly at the
+/// end of the file (what the loader checks too, here without reading any tensor).
+/// PyTorch checkpoints are left to the loader.
+fn check_weight_file(path: &Path) -> Result<()> {
+    if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        return Ok(());
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: read-only map of a file only read while the map lives (the same use as
+    // the loader's); only the header's pages are touched.
+    let map = unsafe { memmap2::Mmap::map(&f) }
+        .with_context(|| format!("memory-mapping {}", path.display()))?;
+    safetensors::SafeTensors::read_metadata(&map).map_err(|e| {
+        anyhow!(
+            "{} is not a complete safetensors file ({e:?}, {} bytes): it is probably \
+             truncated by an interrupted download or copy; delete it (a hub model is then \
+             downloaded again) or copy it again",
+            path.display(),
+            map.len()
+        )
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -189,6 +298,102 @@ mod tests {
             .to_string();
         assert!(err.contains("--dtype"), "{err}");
         assert!(init(&["--threads", "0", "--device", "cpu"]).is_err());
+    }
+
+    fn args(a: &[&str]) -> CommonArgs {
+        Args::try_parse_from(std::iter::once("project").chain(a.iter().copied()))
+            .expect("flags parse")
+            .common
+    }
+
+    #[test]
+    fn model_flag_is_the_main_model_only() {
+        let a = args(&["--model", "my-bert"]);
+        assert_eq!(a.model_or("bert-large-uncased"), "my-bert");
+        assert_eq!(a.bert_model_or("bert-large-uncased").unwrap(), "my-bert");
+        assert_eq!(a.other_model_or(None, "gpt2-medium"), "gpt2-medium");
+        assert_eq!(
+            a.other_bert_model_or(None, "bert-base-uncased").unwrap(),
+            "bert-base-uncased"
+        );
+        assert_eq!(a.other_model_or(Some("gpt2-xl"), "gpt2-medium"), "gpt2-xl");
+        // --quick stands in for every model, but an explicit flag still wins
+        let q = args(&["--quick", "--model", "my-bert"]);
+        assert_eq!(q.other_model_or(None, "gpt2-medium"), tiny_gpt2());
+        assert_eq!(q.other_model_or(Some("x"), "gpt2-medium"), "x");
+    }
+
+    /// A copy of the tiny GPT-2 in a temporary folder, for breaking it.
+    fn tiny_copy() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = PathBuf::from(tiny_gpt2());
+        for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::copy(src.join(f), tmp.path().join(f)).unwrap();
+        }
+        tmp
+    }
+
+    #[test]
+    fn resolving_catches_broken_models_before_any_work() {
+        let a = args(&["--device", "cpu"]);
+        let good = tiny_copy();
+        let id = good.path().display().to_string();
+        let files = a.resolve_models(&[&id]).unwrap();
+        assert_eq!(
+            files[0].weights,
+            vec![good.path().join("model.safetensors")]
+        );
+        assert_eq!(a.resolve_embeddings(&[&id]).unwrap().len(), 1);
+
+        let msg = |dir: &tempfile::TempDir| {
+            format!(
+                "{:#}",
+                a.resolve_models(&[dir.path().display().to_string()])
+                    .unwrap_err()
+            )
+        };
+        let truncated = tiny_copy();
+        let w = truncated.path().join("model.safetensors");
+        let len = std::fs::metadata(&w).unwrap().len();
+        std::fs::File::options()
+            .write(true)
+            .open(&w)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        let m = msg(&truncated);
+        assert!(
+            m.contains("not a complete safetensors file") && m.contains("truncated"),
+            "{m}"
+        );
+
+        let bad_json = tiny_copy();
+        std::fs::write(
+            bad_json.path().join("config.json"),
+            "{\"model_type\": \"gpt2\",",
+        )
+        .unwrap();
+        let m = msg(&bad_json);
+        assert!(
+            m.contains("config.json") && m.contains("not valid JSON"),
+            "{m}"
+        );
+
+        let llama = tiny_copy();
+        std::fs::write(
+            llama.path().join("config.json"),
+            r#"{"model_type": "llama"}"#,
+        )
+        .unwrap();
+        let m = msg(&llama);
+        assert!(m.contains("\"llama\" is not supported"), "{m}");
+
+        // a missing folder: the error names it and, outside --quick, offers --quick
+        let m = format!("{:#}", a.resolve_models(&["./no/such/model"]).unwrap_err());
+        assert!(
+            m.contains("./no/such/model") && m.contains("--quick"),
+            "{m}"
+        );
     }
 
     #[test]
