@@ -78,9 +78,10 @@ fn main() -> Result<()> {
     if args.common.quick {
         out.say("--quick: the texts and two HTML pages of assets/data/ch02 (written for this project), no network.");
     }
+    // Every text is fetched (or found in the cache) before Part 1.
     let books = chapter2_books(args.common.quick)?;
-    part1_books(&tok, &books, &mut out)?;
     let pages = load_pages(args.common.quick)?;
+    part1_books(&tok, &books, &mut out)?;
     part2_websites(&tok, &pages, &mut out)?;
     compressors_for_scale(&tok, &books, &pages, &mut out)?;
     out.finish()

@@ -26,7 +26,7 @@
 //! tokenizer.json once). `--quick` uses the short texts in `assets/data/ch02/books/`
 //! and the offline copy of BERT's vocabulary in `.minilm` (see `scripts/setup.sh`).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::output::{thousands, Output};
@@ -77,7 +77,9 @@ fn main() -> Result<()> {
     }
     let gpt2 = Named::new("GPT-2", Tokenizer::gpt2());
     let gpt4 = Named::new("GPT-4", Tokenizer::cl100k());
+    // Every text and tokenizer is fetched (or found in the cache) before Part 1.
     let books = chapter2_books(args.common.quick)?;
+    let bert = load_bert(&args)?;
 
     part1_vocab_sizes(&gpt2, &gpt4, &mut out);
     part2_length_distributions(&gpt4, &gpt2, "ch2_proj7_part2", &mut out)?;
@@ -85,7 +87,7 @@ fn main() -> Result<()> {
     part4_translators(&gpt2, &gpt4, &mut out)?;
 
     out.say("\n# Part 5: BERT (bert-base-uncased) vs GPT-2");
-    let bert = Named::new("BERT", load_bert(&args)?);
+    let bert = Named::new("BERT", bert);
     let gpt2 = Named {
         name: "GPT2",
         ..gpt2
@@ -102,7 +104,10 @@ fn load_bert(args: &Args) -> Result<Tokenizer> {
         }
         (Some(b), _) => Tokenizer::from_hub_tokenizer(b),
         (None, true) => Tokenizer::minilm_bert(),
-        (None, false) => Tokenizer::from_hub_tokenizer("bert-base-uncased"),
+        (None, false) => Tokenizer::from_hub_tokenizer("bert-base-uncased").context(
+            "Part 5 needs bert-base-uncased's tokenizer.json: run once with network access, pass \
+             --bert FILE, or use --quick (the offline copy of BERT's vocabulary in .minilm)",
+        ),
     }
 }
 

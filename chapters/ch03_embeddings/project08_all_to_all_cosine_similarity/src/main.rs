@@ -80,10 +80,16 @@ fn main() -> Result<()> {
         bail!("--block must be at least 1");
     }
     let mut out = args.common.output(PROJECT)?;
+    // Both models are found (downloaded if needed) before Part 1; read when used.
+    let bert_id = args.common.bert_model_or("bert-base-uncased")?;
+    let gpt2_id = args
+        .common
+        .other_model_or(args.gpt2_model.as_deref(), "gpt2");
+    args.common.resolve_embeddings(&[&bert_id, &gpt2_id])?;
     if args.common.quick {
         out.say("--quick: all-MiniLM-L6-v2's embeddings stand in for BERT's (same vocabulary: ids and counts are the book's, similarity values are MiniLM's); GPT-2's embeddings are a tiny random model's: Parts 4-5 values come from random weights and mean nothing.");
     }
-    let bert = token_embeddings(&args.common.bert_model_or("bert-base-uncased")?)?;
+    let bert = token_embeddings(&bert_id)?;
     background_a_embeddings(&bert, &mut out)?;
     background_b_cosine_vs_correlation(args.common.seed, &mut out)?;
     part1_one_pair(&bert, args.common.seed, &mut out)?;
@@ -93,11 +99,6 @@ fn main() -> Result<()> {
     let unused_block = part2_all_to_all_bert(&bert, &unused, args.block, full_stats, &mut out)?;
     part3_unused_tokens(&bert, &unused, &unused_block, args.common.seed, &mut out)?;
 
-    let gpt2_id = match (&args.gpt2_model, args.common.quick) {
-        (Some(m), _) => m.clone(),
-        (None, true) => common::cli::tiny_gpt2(),
-        (None, false) => "gpt2".to_string(),
-    };
     let gpt2 = token_embeddings(&gpt2_id)?;
     part4_and_5_gpt2_in_blocks(&gpt2, args.block, &mut out)?;
     out.finish()

@@ -49,6 +49,7 @@ fn main() -> Result<()> {
     args.common.init()?;
     let mut out = args.common.output(PROJECT)?;
     let model = args.common.bert_model_or("bert-base-uncased")?;
+    args.common.resolve_embeddings(&[&model])?;
     if args.common.quick {
         out.say("--quick: all-MiniLM-L6-v2's embeddings stand in for BERT's (same vocabulary); the similarity values are MiniLM's, not the book's.");
     }

@@ -52,10 +52,12 @@ fn main() -> Result<()> {
     let args = Args::parse();
     args.common.init()?;
     let mut out = args.common.output(PROJECT)?;
+    let model = args.common.model_or("gpt2");
+    args.common.resolve_embeddings(&[&model])?;
     if args.common.quick {
         out.say("--quick: GPT-2's real tokenizer, tiny random 16-d embeddings: Parts 1-2 are real, the similarities of Parts 3-4 come from random weights and mean nothing.");
     }
-    let emb = token_embeddings(&args.common.model_or("gpt2"))?;
+    let emb = token_embeddings(&model)?;
     out.say(emb.to_string());
     let numbers = part1_token_counts(&emb, args.common.seed, &mut out)?;
     part2_opposite_signs(&numbers, &mut out)?;

@@ -55,6 +55,7 @@ fn main() -> Result<()> {
     args.common.init()?;
     let mut out = args.common.output(PROJECT)?;
     let model = args.common.bert_model_or("bert-large-uncased")?;
+    args.common.resolve_embeddings(&[&model])?;
     if args.common.quick {
         out.say("--quick: all-MiniLM-L6-v2's embeddings stand in for BERT-large's (same vocabulary); the similarities and graphs are MiniLM's, not the book's.");
     }

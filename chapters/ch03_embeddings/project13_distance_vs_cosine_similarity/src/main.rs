@@ -70,6 +70,9 @@ fn main() -> Result<()> {
         bail!("--dim and --iterations must be at least 2");
     }
     let mut out = args.common.output(PROJECT)?;
+    // The model of Parts 3-5 is found (downloaded if needed) before the simulations.
+    let model = args.common.bert_model_or("bert-large-uncased")?;
+    args.common.resolve_embeddings(&[&model])?;
     if args.common.quick {
         out.say(
             "--quick: all-MiniLM-L6-v2 (real, 384-d) stands in for bert-large-uncased; \
@@ -80,7 +83,7 @@ fn main() -> Result<()> {
     let (dist, cs) = part1_simulation(args.dim, args.iterations, &mut rng, &mut out)?;
     part2_identities(&dist, &cs, args.dim, args.iterations, &mut rng, &mut out)?;
 
-    let emb = token_embeddings(&args.common.bert_model_or("bert-large-uncased")?)?;
+    let emb = token_embeddings(&model)?;
     out.say(format!(
         "\n{}: embedding matrix {:?}",
         emb.model_id,

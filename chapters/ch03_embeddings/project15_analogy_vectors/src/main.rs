@@ -71,13 +71,15 @@ fn main() -> Result<()> {
     let args = Args::parse();
     args.common.init()?;
     let mut out = args.common.output(PROJECT)?;
+    let model = args.common.model_or("roberta-large");
+    args.common.resolve_embeddings(&[&model])?;
     if args.common.quick {
         out.say(
             "--quick: tiny random GPT-2 stands in for RoBERTa-large (same BPE splits, GPT-2 ids): \
                  values and token lists mean nothing.",
         );
     }
-    let emb = token_embeddings(&args.common.model_or("roberta-large"))?;
+    let emb = token_embeddings(&model)?;
     part1_tokenizer(&emb, &mut out)?;
     let e4 = part2_describe(&emb, &mut out)?;
     part3_pairplot(&e4, &mut out)?;
