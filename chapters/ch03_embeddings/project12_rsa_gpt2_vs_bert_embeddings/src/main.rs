@@ -59,22 +59,28 @@ const WORDS: [&str; 18] = [
 /// `--quick` runs offline in seconds: BERT is the real all-MiniLM-L6-v2 (bert-base-uncased's
 /// vocabulary, so the BERT ids are the book's; 384-d trained embeddings), GPT-2 is the tiny
 /// test model (GPT-2's real tokenizer, random 16-d embeddings). The quick run's GPT-2
-/// values come from random weights and mean nothing; Part 2 then uses only the first 16
-/// BERT dimensions, to exercise the code.
+/// values come from random weights and mean nothing; its widths differ (384 vs 16), so
+/// Part 2's per-word correlation is reported as not applicable, as for any two models of
+/// unequal width (the method does not change under --quick, only the models).
+///
+/// Each of the four models has its own flag; `--model` is the BERT of Parts 1-3 only.
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// GPT-2 model of Parts 1-3 (`--model` sets the BERT model, default bert-large-uncased).
-    #[arg(long, default_value = "gpt2-medium")]
-    gpt2_model: String,
-    /// The 768-d BERT of Part 4 (paired with --gpt2-model).
-    #[arg(long, default_value = "bert-base-uncased")]
-    bert_small_model: String,
-    /// The 768-d GPT-2 of Part 4 (paired with the BERT of Parts 1-3).
-    #[arg(long, default_value = "gpt2")]
-    gpt2_small_model: String,
+    /// GPT-2 model of Parts 1-3 [default: gpt2-medium; the tiny GPT-2 under --quick]
+    /// (`--model` sets the BERT model, default bert-large-uncased).
+    #[arg(long)]
+    gpt2_model: Option<String>,
+    /// The 768-d BERT of Part 4, paired with --gpt2-model [default: bert-base-uncased;
+    /// all-MiniLM-L6-v2 under --quick].
+    #[arg(long)]
+    bert_small_model: Option<String>,
+    /// The 768-d GPT-2 of Part 4, paired with the BERT of Parts 1-3 [default: gpt2; the
+    /// tiny GPT-2 under --quick].
+    #[arg(long)]
+    gpt2_small_model: Option<String>,
 }
 
 /// The two word-by-embedding matrices of one model pair.
@@ -89,17 +95,28 @@ struct Pair {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    args.common.init()?;
-    let mut out = args.common.output(PROJECT)?;
-    let quick = args.common.quick;
-    if quick {
+    let c = &args.common;
+    c.init()?;
+    let mut out = c.output(PROJECT)?;
+    // Every model of every part, each from its own flag, found before Part 1.
+    let bert_id = c.bert_model_or("bert-large-uncased")?;
+    let gpt2_id = c.other_model_or(args.gpt2_model.as_deref(), "gpt2-medium");
+    let bert_small =
+        c.other_bert_model_or(args.bert_small_model.as_deref(), "bert-base-uncased")?;
+    let gpt2_small = c.other_model_or(args.gpt2_small_model.as_deref(), "gpt2");
+    c.resolve_embeddings(&[&bert_id, &gpt2_id, &bert_small, &gpt2_small])?;
+    if c.quick {
         out.say(
             "--quick: BERT = all-MiniLM-L6-v2 (real, 384-d), GPT-2 = tiny random 16-d model: \
                  token ids are real, GPT-2 values come from random weights and mean nothing.",
         );
     }
-    let bert_id = args.common.bert_model_or("bert-large-uncased")?;
-    let gpt2_id = stand_in(quick, &args.gpt2_model)?;
+    out.say(format!("BERT of Parts 1-3 (--model): {bert_id}"));
+    out.say(format!("GPT-2 of Parts 1-3 (--gpt2-model): {gpt2_id}"));
+    out.say(format!("BERT of Part 4 (--bert-small-model): {bert_small}"));
+    out.say(format!(
+        "GPT-2 of Part 4 (--gpt2-small-model): {gpt2_small}"
+    ));
     let mut models = Models::default();
 
     part1_load(&mut models, &bert_id, &gpt2_id, &mut out)?;
@@ -109,12 +126,10 @@ fn main() -> Result<()> {
         &mut out,
     )?;
     let pair = models.pair(&bert_id, &gpt2_id, &bert_ids, &gpt2_ids)?;
-    part2b_direct_comparison(&pair, quick, &mut out)?;
+    part2b_direct_comparison(&pair, &mut out)?;
     part3_rsa(&pair, "ch3_proj12_part3", &mut out)?;
 
     // Part 4: pairs of unequal widths (the same models under --quick).
-    let bert_small = args.common.bert_model_or(&args.bert_small_model)?;
-    let gpt2_small = stand_in(quick, &args.gpt2_small_model)?;
     for (b, g, slug) in [
         (&bert_small, &gpt2_id, "bert-base_vs_gpt2-medium"),
         (&bert_id, &gpt2_small, "gpt2_vs_bert-large"),
@@ -125,15 +140,6 @@ fn main() -> Result<()> {
         part4_unequal_widths(&pair, slug, &mut out)?;
     }
     out.finish()
-}
-
-/// Under `--quick` every GPT-2 is the tiny test model.
-fn stand_in(quick: bool, id: &str) -> Result<String> {
-    Ok(if quick {
-        common::cli::tiny_gpt2()
-    } else {
-        id.to_string()
-    })
 }
 
 /// Embedding matrices loaded so far, by id (Part 4 reuses Part 1's).
@@ -254,8 +260,9 @@ fn per_word_correlations(eb: &[Vec<f64>], eg: &[Vec<f64>]) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// Part 2.2-2.3: the word vectors compared directly, dimension by dimension.
-fn part2b_direct_comparison(pair: &Pair, quick: bool, out: &mut Output) -> Result<()> {
+/// Part 2.2-2.3: the word vectors compared directly, dimension by dimension (defined only
+/// for two models of the same width).
+fn part2b_direct_comparison(pair: &Pair, out: &mut Output) -> Result<()> {
     let (db, dg) = (pair.eb[0].len(), pair.eg[0].len());
     out.say(format!(
         "EB: [{}, {db}] ({}), EG: [{}, {dg}] ({})",
@@ -264,25 +271,17 @@ fn part2b_direct_comparison(pair: &Pair, quick: bool, out: &mut Output) -> Resul
         pair.eg.len(),
         pair.gpt2_name
     ));
-    // The book's pair is 1024 vs 1024. Under --quick (384 vs 16) the first 16 BERT
-    // dimensions stand in, only so that the code runs; with real models of unequal width
-    // the comparison is reported as not applicable (see Part 4).
-    let d = db.min(dg);
-    let cut = |m: &[Vec<f64>]| -> Vec<Vec<f64>> { m.iter().map(|r| r[..d].to_vec()).collect() };
-    let (eb, eg) = if db == dg || quick {
-        if db != dg {
-            out.say(format!(
-                "--quick: widths differ, Part 2 uses the first {d} dimensions of each"
-            ));
-        }
-        (cut(&pair.eb), cut(&pair.eg))
-    } else {
+    // The book's pair is 1024 vs 1024. Models of unequal width (any pair under --quick:
+    // 384 vs 16) have no dimension-by-dimension pairing: reported as not applicable
+    // (see Part 4), never compared on a cut-down set of dimensions.
+    if db != dg {
         out.say(format!(
             "Part 2 per-word correlation: not applicable ({db} vs {dg} dimensions)"
         ));
         return Ok(());
-    };
-    let r = per_word_correlations(&eb, &eg)?;
+    }
+    let (eb, eg) = (&pair.eb, &pair.eg);
+    let r = per_word_correlations(eb, eg)?;
     for (w, v) in WORDS.iter().zip(&r) {
         out.say(format!("  r({w}) = {v:.3}"));
     }

@@ -47,9 +47,33 @@ const OTHER_AXES: [(&str, &str); 3] = [(" good", " evil"), (" young", " old"), (
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Part 5: the other embedding models, comma-separated ("" to skip Part 5).
-    #[arg(long, default_value = "bert-large-uncased,gpt2-large")]
-    other_models: String,
+    /// Part 5: the other embedding models, comma-separated ("" to skip Part 5)
+    /// [default: bert-large-uncased,gpt2-large; under --quick all-MiniLM-L6-v2 and the
+    /// tiny GPT-2 stand in for them]. `--model` is the main model of Parts 1-4 only.
+    #[arg(long)]
+    other_models: Option<String>,
+}
+
+/// The book's Part 5 models.
+const OTHER_MODELS: &str = "bert-large-uncased,gpt2-large";
+
+/// The models of Part 5: `--other-models` as given, else the book's (under `--quick`
+/// their offline stand-ins: all-MiniLM-L6-v2 for a BERT, the tiny GPT-2 otherwise).
+fn other_models(args: &Args) -> Result<Vec<String>> {
+    let given = args.other_models.as_deref();
+    given
+        .unwrap_or(OTHER_MODELS)
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|id| {
+            Ok(match (given, args.common.quick, id.starts_with("bert")) {
+                (None, true, true) => common::embeddings::minilm_dir()?.display().to_string(),
+                (None, true, false) => common::cli::tiny_gpt2(),
+                _ => id.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn main() -> Result<()> {
@@ -64,6 +88,20 @@ fn main() -> Result<()> {
         );
     }
     let main_id = args.common.model_or("roberta-base");
+    let others = other_models(&args)?;
+    // Every model is found (downloaded if needed) before Part 1; read when used.
+    let mut all = vec![main_id.clone()];
+    all.extend(others.iter().cloned());
+    args.common.resolve_embeddings(&all)?;
+    out.say(format!("main model of Parts 1-4 (--model): {main_id}"));
+    out.say(format!(
+        "models of Part 5 (--other-models): {}",
+        if others.is_empty() {
+            "none".to_string()
+        } else {
+            others.join(", ")
+        }
+    ));
     let emb = token_embeddings(&main_id)?;
     let en = part1_normalise(&emb, "ch3_proj14_part1", &mut out)?;
     part2_and_3(&emb, &en, MAIN_AXIS, &Names::main(""), &mut out)?;
@@ -74,18 +112,8 @@ fn main() -> Result<()> {
         part2_and_3(&emb, &en, axis, &names, &mut out)?;
     }
 
-    for id in args
-        .other_models
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let id = match (quick, id.starts_with("bert")) {
-            (true, true) => common::embeddings::minilm_dir()?.display().to_string(),
-            (true, false) => common::cli::tiny_gpt2(),
-            (false, _) => id.to_string(),
-        };
-        part5_other_embeddings(&id, &mut out)?;
+    for id in &others {
+        part5_other_embeddings(id, &mut out)?;
     }
     out.finish()
 }
@@ -476,6 +504,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut out = Output::new(dir.path()).unwrap();
         let en = part1_normalise(&emb, "p1", &mut out).unwrap();
+        // files are written into the run's temporary folder until finish()
         part2_and_3(&emb, &en, poles, &Names::main("_t"), &mut out).unwrap();
         for f in [
             "p1.png",
@@ -484,7 +513,7 @@ mod tests {
             "part3_t_top10.csv",
             "part3_t_bottom10.csv",
         ] {
-            assert!(dir.path().join(f).is_file(), "{f}");
+            assert!(out.dir().join(f).is_file(), "{f}");
         }
     }
 
@@ -508,8 +537,8 @@ mod tests {
             e.to_string().contains("\" future\" is not a single token"),
             "{e}"
         );
-        assert!(dir
-            .path()
+        assert!(out
+            .dir()
             .join("ch3_proj14_part5_tiny-roberta_part1.png")
             .is_file());
     }

@@ -39,22 +39,33 @@ const PROMPT5: &str = "A plethora of platypuses.";
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// The larger model compared with `--model` in Part 5.
-    #[arg(long, default_value = "gpt2-large")]
-    large_model: String,
+    /// The larger model compared with `--model` in Part 5 [default: gpt2-large; the tiny
+    /// GPT-2 under --quick].
+    #[arg(long)]
+    large_model: Option<String>,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     args.common.init()?;
     let mut out = args.common.output(PROJECT)?;
+    // Both models are found (downloaded if needed) before Part 1; loaded when used.
+    let small_id = args.common.model_or("gpt2");
+    let large_id = args
+        .common
+        .other_model_or(args.large_model.as_deref(), "gpt2-large");
+    args.common.resolve_models(&[&small_id, &large_id])?;
     if args.common.quick {
         out.say("--quick: tiny random GPT-2 from assets/; Parts 3-5 exercise the code, their values mean nothing.");
     }
+    out.say(format!("model of Parts 3-5 (--model): {small_id}"));
+    out.say(format!(
+        "larger model of Part 5 (--large-model): {large_id}"
+    ));
     part1_softmax_by_hand(&mut out)?;
     part2_temperature(&mut out)?;
 
-    let small = args.common.load_model(&args.common.model_or("gpt2"))?;
+    let small = args.common.load_model(&small_id)?;
     out.say(format!(
         "\n{}: {} parameters",
         small.id,
@@ -63,11 +74,6 @@ fn main() -> Result<()> {
     let logits = part3_gpt2_softmax(&small, &mut out)?;
     part4_top10_and_temperature(&small, &logits, &mut out)?;
 
-    let large_id = if args.common.quick {
-        common::cli::tiny_gpt2()
-    } else {
-        args.large_model.clone()
-    };
     let large = args.common.load_model(&large_id)?;
     out.say(format!(
         "{}: {} parameters",
