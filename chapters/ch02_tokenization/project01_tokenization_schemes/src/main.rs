@@ -15,7 +15,7 @@
 //! Run: `cargo run --release -p project01_tokenization_schemes` (no model weights needed;
 //! GPT-2's tokenizer is bundled, so this works offline).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::output::Output;
@@ -39,6 +39,10 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     args.common.init()?;
+    // Every scheme needs at least one word (an axis of no tokens has no scale).
+    if args.text.split_whitespace().next().is_none() {
+        bail!("--text is empty (or only whitespace): give a sentence to tokenize, e.g. --text \"{SENTENCE}\"");
+    }
     let mut out = args.common.output(PROJECT)?;
     // `--model` picks another tokenizer (a hub id or folder with tokenizer.json);
     // by default GPT-2's BPE, bundled with tiktoken-rs (the same ids as HF `gpt2`).

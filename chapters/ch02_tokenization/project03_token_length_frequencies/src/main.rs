@@ -24,7 +24,7 @@
 //!
 //! Run: `cargo run --release -p project03_token_length_frequencies`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::output::Output;
@@ -62,9 +62,10 @@ fn main() -> Result<()> {
     if args.common.quick {
         out.say("--quick: the paragraph and short texts of assets/data/ch02 (written for this project), no network.");
     }
+    // Every text is fetched (or found in the cache) before Part 1.
     let paragraph = load_paragraph(&args)?;
-    part1_paragraph_token_lengths(&tok, &paragraph, &mut out)?;
     let books = chapter2_books(args.common.quick)?;
+    part1_paragraph_token_lengths(&tok, &paragraph, &mut out)?;
     part2_book_length_distributions(&tok, &books, &mut out)?;
     out.finish()
 }
@@ -72,17 +73,32 @@ fn main() -> Result<()> {
 /// The paragraph of Part 1: `--paragraph`, the project's own under `--quick`, else the
 /// lead paragraph of the Wikipedia article (fetched once and cached).
 fn load_paragraph(args: &Args) -> Result<String> {
-    let path = match (&args.paragraph, args.common.quick) {
-        (Some(p), _) => p.clone(),
-        (None, true) => ch02_dir().join("paragraph.txt"),
+    let (text, source) = match (&args.paragraph, args.common.quick) {
         (None, false) => {
             let page = common::data::wikipedia_text(WIKI_TITLE).with_context(|| {
                 format!("Part 1 needs the Wikipedia page {WIKI_TITLE:?}: run once with network access, pass --paragraph FILE, or use --quick")
             })?;
-            return Ok(lead_paragraph(&page).to_string());
+            (
+                lead_paragraph(&page).to_string(),
+                format!("the Wikipedia page {WIKI_TITLE:?}"),
+            )
+        }
+        (given, _) => {
+            let path = given
+                .clone()
+                .unwrap_or_else(|| ch02_dir().join("paragraph.txt"));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            (text, path.display().to_string())
         }
     };
-    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    // A paragraph of no tokens has no length distribution to count.
+    if text.trim().is_empty() {
+        bail!(
+            "the paragraph of Part 1 ({source}) is empty: pass --paragraph a file with some text"
+        );
+    }
+    Ok(text)
 }
 
 /// The first non-empty line of a plain-text extract.
