@@ -129,3 +129,265 @@ pub fn figure_series(path: &Path) -> Result<FigureSeries> {
     }
     Ok(out)
 }
+
+impl ProjectRun {
+    /// The line of `summary.txt` that starts with `prefix`; an error when there is none
+    /// or more than one.
+    pub fn summary_line(&self, prefix: &str) -> Result<String> {
+        summary_line(&self.summary(), prefix)
+    }
+    /// The number after `prefix` on the one summary line that starts with it (see
+    /// [`summary_value`]).
+    pub fn summary_value(&self, prefix: &str) -> Result<f64> {
+        summary_value(&self.summary(), prefix)
+    }
+}
+
+/// The one line of `text` that starts with `prefix` (an error for none or several, so
+/// that a check cannot pass on a line that was never printed).
+pub fn summary_line(text: &str, prefix: &str) -> Result<String> {
+    let found: Vec<&str> = text.lines().filter(|l| l.starts_with(prefix)).collect();
+    match found.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!("no line starts with {prefix:?} in:\n{text}"),
+        many => bail!("{} lines start with {prefix:?}: {many:?}", many.len()),
+    }
+}
+
+/// The number that follows `prefix` on the one line of `text` that starts with it (the
+/// first whitespace-separated word after the prefix, trailing `,;%)` removed).
+pub fn summary_value(text: &str, prefix: &str) -> Result<f64> {
+    let line = summary_line(text, prefix)?;
+    let word = line[prefix.len()..]
+        .split_whitespace()
+        .next()
+        .with_context(|| format!("nothing after {prefix:?} in {line:?}"))?
+        .trim_end_matches([',', ';', '%', ')']);
+    word.parse()
+        .with_context(|| format!("{word:?} after {prefix:?} is not a number ({line:?})"))
+}
+
+/// A CSV column parsed as numbers (`NaN` allowed).
+pub fn csv_column_f64(rows: &[Vec<String>], col: usize) -> Result<Vec<f64>> {
+    rows.iter()
+        .map(|r| {
+            let v = r
+                .get(col)
+                .with_context(|| format!("row {r:?} has no column {col}"))?;
+            v.parse::<f64>()
+                .with_context(|| format!("{v:?} in column {col} is not a number"))
+        })
+        .collect()
+}
+
+/// Assert that two equally long lists agree within `tol` (absolute), naming the first
+/// index that does not.
+pub fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) -> Result<()> {
+    if got.len() != want.len() {
+        bail!("{what}: {} values, expected {}", got.len(), want.len());
+    }
+    if got.is_empty() {
+        bail!("{what}: no values to compare");
+    }
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let same_nan = g.is_nan() && w.is_nan();
+        if !same_nan && !((g - w).abs() <= tol) {
+            bail!("{what}[{i}]: {g} vs expected {w} (tolerance {tol})");
+        }
+    }
+    Ok(())
+}
+
+/// Independent reference computations for the projects' tests: weights read straight
+/// from `model.safetensors` with the `safetensors` crate (not common's loader) and plain
+/// f64 loops (not `common::stats`), so that a test checks a project's numbers against a
+/// second computation rather than against themselves.
+pub mod reference {
+    use anyhow::{bail, Context, Result};
+    use std::path::Path;
+
+    /// A 2-d float32 tensor as stored, row-major.
+    pub struct RawMatrix {
+        pub rows: usize,
+        pub cols: usize,
+        pub data: Vec<f32>,
+    }
+
+    impl RawMatrix {
+        /// Row `i` widened to f64.
+        pub fn row(&self, i: usize) -> Vec<f64> {
+            self.data[i * self.cols..(i + 1) * self.cols]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect()
+        }
+        /// The rows of `ids`, widened to f64.
+        pub fn rows(&self, ids: &[u32]) -> Result<Vec<Vec<f64>>> {
+            ids.iter()
+                .map(|&i| {
+                    if i as usize >= self.rows {
+                        bail!("id {i} is outside the {}-row matrix", self.rows);
+                    }
+                    Ok(self.row(i as usize))
+                })
+                .collect()
+        }
+    }
+
+    /// The float32 2-d tensor of `dir/model.safetensors` whose name is `name` or ends
+    /// with `.name` (e.g. `wte.weight` finds `transformer.wte.weight`).
+    pub fn safetensors_matrix(dir: &Path, name: &str) -> Result<RawMatrix> {
+        let path = dir.join("model.safetensors");
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+        let suffix = format!(".{name}");
+        let names: Vec<String> = st
+            .names()
+            .into_iter()
+            .filter(|n| *n == name || n.ends_with(&suffix))
+            .cloned()
+            .collect();
+        let [found] = names.as_slice() else {
+            bail!(
+                "{}: {} tensors named like {name:?}",
+                path.display(),
+                names.len()
+            );
+        };
+        let t = st
+            .tensor(found)
+            .map_err(|e| anyhow::anyhow!("{found}: {e:?}"))?;
+        let (safetensors::Dtype::F32, [rows, cols]) = (t.dtype(), t.shape()) else {
+            bail!(
+                "{found} is {:?} {:?}, expected a 2-d F32 tensor",
+                t.dtype(),
+                t.shape()
+            );
+        };
+        let data = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(RawMatrix {
+            rows: *rows,
+            cols: *cols,
+            data,
+        })
+    }
+
+    /// The token-embedding matrix of a model folder (BERT's `word_embeddings.weight`,
+    /// GPT-2's `wte.weight`).
+    pub fn token_embeddings(dir: &Path) -> Result<RawMatrix> {
+        safetensors_matrix(dir, "word_embeddings.weight")
+            .or_else(|_| safetensors_matrix(dir, "wte.weight"))
+            .with_context(|| format!("{}: no token-embedding matrix", dir.display()))
+    }
+
+    /// The id of `token` in a WordPiece `vocab.txt` (line number = id).
+    pub fn vocab_txt_id(dir: &Path, token: &str) -> Result<u32> {
+        let path = dir.join("vocab.txt");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        text.lines()
+            .position(|l| l == token)
+            .map(|i| i as u32)
+            .with_context(|| format!("{token:?} is not a line of {}", path.display()))
+    }
+
+    pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    pub fn norm(a: &[f64]) -> f64 {
+        dot(a, a).sqrt()
+    }
+
+    /// a·b / (‖a‖‖b‖).
+    pub fn cosine(a: &[f64], b: &[f64]) -> f64 {
+        dot(a, b) / (norm(a) * norm(b))
+    }
+
+    pub fn mean(a: &[f64]) -> f64 {
+        a.iter().sum::<f64>() / a.len() as f64
+    }
+
+    /// Pearson r: Σ(x−x̄)(y−ȳ) / sqrt(Σ(x−x̄)² Σ(y−ȳ)²).
+    pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+        let (mx, my) = (mean(x), mean(y));
+        let dx: Vec<f64> = x.iter().map(|v| v - mx).collect();
+        let dy: Vec<f64> = y.iter().map(|v| v - my).collect();
+        dot(&dx, &dy) / (dot(&dx, &dx) * dot(&dy, &dy)).sqrt()
+    }
+
+    /// The cosine of every pair of rows.
+    pub fn cosine_matrix(rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        rows.iter()
+            .map(|a| rows.iter().map(|b| cosine(a, b)).collect())
+            .collect()
+    }
+
+    /// The entries above the diagonal, row by row (`i < j`).
+    pub fn upper_triangle(m: &[Vec<f64>]) -> Vec<f64> {
+        let mut out = vec![];
+        for (i, row) in m.iter().enumerate() {
+            out.extend_from_slice(&row[i + 1..]);
+        }
+        out
+    }
+
+    /// The middle value (mean of the middle two for an even count).
+    pub fn median(v: &[f64]) -> f64 {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        }
+    }
+
+    /// Standard deviation dividing by N (numpy's default).
+    pub fn population_sd(v: &[f64]) -> f64 {
+        let m = mean(v);
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+    }
+
+    /// The indices of the `k` largest values (`descending`) or smallest, in that order.
+    pub fn extreme_indices(v: &[f64], k: usize, descending: bool) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| {
+            let o = v[a].total_cmp(&v[b]);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        idx.truncate(k);
+        idx
+    }
+
+    /// The folder of GPT-2's tiny random test model (GPT-2's real tokenizer).
+    pub fn tiny_gpt2_dir() -> std::path::PathBuf {
+        crate::assets_dir().join("models/tiny-gpt2")
+    }
+}
+
+/// JSON values as [`ch02_golden_counts`] returns them.
+pub use serde_json::Value as JsonValue;
+
+/// The golden counts of chapter 2's tests, derived in Python by
+/// `scripts/derive_golden_counts.py` (`assets/fixtures/ch02_golden_counts.json`).
+pub fn ch02_golden_counts() -> Result<JsonValue> {
+    let path = crate::assets_dir().join("fixtures/ch02_golden_counts.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (regenerate it with .venv/bin/python scripts/derive_golden_counts.py)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
