@@ -3,6 +3,9 @@
 
 use common::testing::{assert_png, figure_series, run_project};
 
+/// The spec's sentence (53 ASCII characters).
+const SENTENCE: &str = "The way you do anything is the way you do everything.";
+
 #[test]
 fn quick_run_writes_the_three_figures_and_exact_counts() {
     let run = run_project(
@@ -46,10 +49,32 @@ fn quick_run_writes_the_three_figures_and_exact_counts() {
     assert_eq!(heights("Total"), vec![53.0, 11.0, 12.0]);
     assert_eq!(heights("Unique"), vec![18.0, 8.0, 9.0]);
 
-    // The Part 1 scatter: 53 points whose y values are the character ids.
+    // Check 1, derived here from the sentence: the character vocabulary is the sorted
+    // distinct characters, a character's id its position there; the Part 1 scatter's
+    // 53 points are those ids in sentence order.
+    let mut vocab: Vec<char> = SENTENCE.chars().collect();
+    vocab.sort_unstable();
+    vocab.dedup();
+    assert_eq!(vocab.len(), 18);
+    let ids: Vec<f64> = SENTENCE
+        .chars()
+        .map(|c| vocab.iter().position(|&v| v == c).unwrap() as f64)
+        .collect();
     let s1 = figure_series(&run.file("ch2_proj1_part1-tokenscatter.csv")).unwrap();
+    assert_eq!(s1.len(), 1);
     let pts = s1.values().next().unwrap();
-    assert_eq!(pts.len(), 53);
-    assert_eq!(pts[0].1, 2.0);
-    assert_eq!(pts[52].1, 1.0);
+    let x: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let y: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    assert_eq!(x, (0..53).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(y, ids);
+    let printed: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    assert!(
+        s.contains(&format!("Tokens: [{}]", printed.join(", "))),
+        "{s}"
+    );
+    // Check 2: the word scheme's ids (sorted distinct words) as the spec lists them.
+    assert!(
+        s.contains("Tokens: [0, 6, 7, 2, 1, 4, 5, 6, 7, 2, 3]"),
+        "{s}"
+    );
 }

@@ -1,7 +1,9 @@
 //! Runs the project as a learner would (offline) and checks the spec's offline checks
-//! on what it wrote.
+//! on what it wrote; the (characters, bytes) matrix against Python's
+//! (`len(decode([id]))`, recorded by `scripts/derive_golden_counts.py` in
+//! assets/fixtures/ch02_golden_counts.json).
 
-use common::testing::{figure_series, read_csv, run_project};
+use common::testing::{ch02_golden_counts, figure_series, read_csv, run_project};
 
 #[test]
 fn quick_run_measures_the_whole_vocabulary() {
@@ -35,22 +37,45 @@ fn quick_run_measures_the_whole_vocabulary() {
     }
 
     // 2 and 4: every token's lengths, bytes >= chars >= 1, lossy decoding of id 94.
-    let (header, rows) = read_csv(&run.file("ch2_proj4_tokens.csv")).unwrap();
+    let (header, tokens) = read_csv(&run.file("ch2_proj4_tokens.csv")).unwrap();
     assert_eq!(header, ["id", "chars", "bytes", "token"]);
-    assert_eq!(rows.len(), 50257);
-    for r in &rows {
+    assert_eq!(tokens.len(), 50257);
+    for r in &tokens {
         let (c, b): (usize, usize) = (r[1].parse().unwrap(), r[2].parse().unwrap());
         assert!(b >= c && c >= 1, "{r:?}");
     }
-    assert_eq!(rows[94][1..], ["1", "3", "\u{FFFD}"]);
-    assert!(rows[..94].iter().all(|r| r[1] == "1" && r[2] == "1"));
+    assert_eq!(tokens[94][1..], ["1", "3", "\u{FFFD}"]);
+    assert!(tokens[..94].iter().all(|r| r[1] == "1" && r[2] == "1"));
 
-    // The count matrix sums to the vocabulary size.
+    // The count matrix: Python's cells, summing to the vocabulary size; the per-token
+    // table agrees with it.
+    let golden = ch02_golden_counts().unwrap();
+    let g = &golden["p04"];
+    let want: Vec<[usize; 3]> = g["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| [0, 1, 2].map(|i| c[i].as_u64().unwrap() as usize))
+        .collect();
+    assert_eq!(want.len(), 63);
+    assert_eq!(want.iter().map(|c| c[2]).sum::<usize>(), 50257);
     let (header, rows) = read_csv(&run.file("ch2_proj4_part1_matrix.csv")).unwrap();
     assert_eq!(header, ["chars", "bytes", "count"]);
-    assert_eq!(rows.len(), 63);
-    let total: usize = rows.iter().map(|r| r[2].parse::<usize>().unwrap()).sum();
-    assert_eq!(total, 50257);
+    let got: Vec<[usize; 3]> = rows
+        .iter()
+        .map(|r| [0, 1, 2].map(|i| r[i].parse().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    let mut cells = std::collections::BTreeMap::new();
+    for r in &tokens {
+        *cells
+            .entry([r[1].parse::<usize>().unwrap(), r[2].parse().unwrap()])
+            .or_insert(0usize) += 1;
+    }
+    let from_tokens: Vec<[usize; 3]> = cells.iter().map(|(k, &n)| [k[0], k[1], n]).collect();
+    assert_eq!(from_tokens, want);
+    let mismatches = tokens.iter().filter(|r| r[1] != r[2]).count();
+    assert_eq!(mismatches, g["mismatches"].as_u64().unwrap() as usize);
 
     // 5. the percentages sum to 100 for each series.
     let (header, rows) = read_csv(&run.file("ch2_proj4_part4_distribution.csv")).unwrap();

@@ -1,8 +1,10 @@
 //! Runs the project as a learner would (offline: bundled GPT-2/GPT-4, BERT's vocabulary
 //! from .minilm, the texts in assets/data/ch02/books) and checks the spec's offline
-//! checks on what it wrote.
+//! checks on what it wrote. GPT-2 and BERT counts of the books are compared with Python's
+//! (Hugging Face `tokenizers`, recorded by `scripts/derive_golden_counts.py` in
+//! assets/fixtures/ch02_golden_counts.json); GPT-4's (cl100k) with the spec's properties.
 
-use common::testing::{read_csv, run_project};
+use common::testing::{ch02_golden_counts, read_csv, run_project};
 
 #[test]
 fn quick_run_compares_three_tokenizers() {
@@ -72,7 +74,12 @@ fn quick_run_compares_three_tokenizers() {
         ]
     );
 
-    // Book tables: columns, and GPT-4 needs fewer tokens than GPT-2 on every text.
+    // Book tables: GPT-2's and BERT's counts and mean token lengths as Python gives
+    // them; GPT-4 needs fewer tokens than GPT-2 on every text.
+    let golden = ch02_golden_counts().unwrap();
+    let want = golden["p07"].as_array().unwrap();
+    assert_eq!(want.len(), 4);
+    let num = |v: &common::testing::JsonValue, k: &str| v[k].as_f64().unwrap();
     let (header, rows) = read_csv(&run.file("ch2_proj7_part3_books.csv")).unwrap();
     assert_eq!(
         header,
@@ -85,10 +92,14 @@ fn quick_run_compares_three_tokenizers() {
         ]
     );
     assert_eq!(rows.len(), 4);
-    for r in &rows {
-        assert!(r[2].parse::<usize>().unwrap() < r[1].parse::<usize>().unwrap());
+    for (r, w) in rows.iter().zip(want) {
+        let v: Vec<f64> = r[1..].iter().map(|x| x.parse().unwrap()).collect();
+        assert_eq!(r[0], w["label"].as_str().unwrap());
+        assert_eq!(v[0], num(w, "tokens_GPT2"), "{r:?}");
+        assert!((v[2] - num(w, "mean_len_GPT2")).abs() < 1e-12, "{r:?}");
+        assert!(v[1] < v[0] && v[3] > v[2], "{r:?}");
     }
-    let (header, _) = read_csv(&run.file("ch2_proj7b_part3_books.csv")).unwrap();
+    let (header, rows) = read_csv(&run.file("ch2_proj7b_part3_books.csv")).unwrap();
     assert_eq!(
         header,
         [
@@ -99,6 +110,18 @@ fn quick_run_compares_three_tokenizers() {
             "mean_len_GPT2"
         ]
     );
+    assert_eq!(rows.len(), 4);
+    for (r, w) in rows.iter().zip(want) {
+        let v: Vec<f64> = r[1..].iter().map(|x| x.parse().unwrap()).collect();
+        assert_eq!(r[0], w["label"].as_str().unwrap());
+        assert_eq!(
+            [v[0], v[1]],
+            [num(w, "tokens_BERT"), num(w, "tokens_GPT2")],
+            "{r:?}"
+        );
+        assert!((v[2] - num(w, "mean_len_BERT")).abs() < 1e-12, "{r:?}");
+        assert!((v[3] - num(w, "mean_len_GPT2")).abs() < 1e-12, "{r:?}");
+    }
 
     // 6. every figure
     for f in [
