@@ -1,7 +1,9 @@
 //! Runs the project in --quick mode (real MiniLM embeddings for BERT, the tiny random
 //! GPT-2 for GPT-2, offline) and checks the spec's offline checks on what it wrote.
 
-use common::testing::{read_csv, run_project};
+use common::testing::{
+    assert_close, csv_column_f64, figure_series, read_csv, reference, run_project,
+};
 
 const BERT_IDS: [u32; 18] = [
     2686, 25516, 4774, 4231, 2732, 9088, 3242, 2795, 6411, 14708, 2723, 4624, 6207, 15212, 28253,
@@ -20,7 +22,6 @@ fn quick_run_checks() {
     )
     .unwrap();
     let figs = [
-        "ch3_proj12_part2",
         "ch3_proj12_part3",
         "ch3_proj12_part4_bert-base_vs_gpt2-medium",
         "ch3_proj12_part4_gpt2_vs_bert-large",
@@ -54,24 +55,91 @@ fn quick_run_checks() {
         assert_eq!(r[6], GPT2_IDS[i].to_string(), "GPT-2 id {word}");
     }
 
-    // Checks 1 and 3: symmetric matrices with unit diagonal, 153 pairs, RSA printed.
+    // Checks 1 and 3, recomputed here from the raw embedding rows (read straight from
+    // model.safetensors, plain f64): the two 18×18 cosine matrices, their 153
+    // upper-triangle values (row-major, i < j) and RSA = Pearson r of those.
+    let bert_dir = common::embeddings::minilm_dir().unwrap();
+    let gpt2_dir = reference::tiny_gpt2_dir();
+    let eb = reference::token_embeddings(&bert_dir)
+        .unwrap()
+        .rows(&BERT_IDS)
+        .unwrap();
+    let eg = reference::token_embeddings(&gpt2_dir)
+        .unwrap()
+        .rows(&GPT2_IDS)
+        .unwrap();
+    let (cb, cg) = (reference::cosine_matrix(&eb), reference::cosine_matrix(&eg));
+    let (ub, ug) = (
+        reference::upper_triangle(&cb),
+        reference::upper_triangle(&cg),
+    );
+    assert_eq!((ub.len(), ug.len()), (153, 153));
+    let want_r = reference::pearson(&ub, &ug);
+
     let (header, rows) = read_csv(&run.file("ch3_proj12_part3_matrices.csv")).unwrap();
     assert_eq!(header, ["word_i", "word_j", "bert_cos", "gpt2_cos"]);
     assert_eq!(rows.len(), 18 * 18);
-    let v = |i: usize, j: usize, c: usize| -> f64 { rows[i * 18 + j][c].parse().unwrap() };
-    for c in [2, 3] {
-        for i in 0..18 {
-            assert!((v(i, i, c) - 1.0).abs() < 1e-5);
-            for j in 0..18 {
-                assert!((v(i, j, c) - v(j, i, c)).abs() < 1e-6);
-            }
-        }
-    }
+    let flat = |m: &[Vec<f64>]| -> Vec<f64> { m.iter().flatten().copied().collect() };
+    assert_close(
+        &csv_column_f64(&rows, 2).unwrap(),
+        &flat(&cb),
+        1e-5,
+        "BERT cosines",
+    )
+    .unwrap();
+    assert_close(
+        &csv_column_f64(&rows, 3).unwrap(),
+        &flat(&cg),
+        1e-5,
+        "GPT-2 cosines",
+    )
+    .unwrap();
     let s = run.summary();
     assert!(s.contains("18x18, 153 non-redundant elements"), "{s}");
-    let rsa_line = s.lines().find(|l| l.starts_with("RSA r = ")).unwrap();
-    let r: f64 = rsa_line["RSA r = ".len()..].parse().unwrap();
-    assert!((-1.0..=1.0).contains(&r));
-    assert!(s.contains("Part 4 RSA (gpt2_vs_bert-large)"), "{s}");
-    assert!(s.contains("not applicable"), "{s}");
+    // The RSA of Part 3 and of Part 4's two pairs (the same two models under --quick).
+    let printed: Vec<f64> = s
+        .lines()
+        .filter_map(|l| l.strip_prefix("RSA r = "))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(printed.len(), 3, "{s}");
+    for r in printed {
+        assert!(
+            (r - want_r).abs() <= 5e-5 + 1e-9,
+            "RSA r = {r}, recomputed {want_r}"
+        );
+    }
+    for slug in ["bert-base_vs_gpt2-medium", "gpt2_vs_bert-large"] {
+        let r = run
+            .summary_value(&format!("Part 4 RSA ({slug}) = "))
+            .unwrap();
+        assert!((r - want_r).abs() <= 5e-5 + 1e-9, "{slug}: {r} vs {want_r}");
+    }
+
+    // Part 2 and Part 4's per-word correlation: defined only for equal widths. The
+    // widths come from the raw matrices (384 vs 16 under --quick).
+    let (db, dg) = (eb[0].len(), eg[0].len());
+    if db == dg {
+        let series = figure_series(&run.file("ch3_proj12_part2.csv")).unwrap();
+        let got: Vec<f64> = series
+            .iter()
+            .find(|((p, _), _)| p.starts_with("B)"))
+            .expect("panel B")
+            .1
+            .iter()
+            .map(|p| p.1)
+            .collect();
+        let want: Vec<f64> = eb
+            .iter()
+            .zip(&eg)
+            .map(|(b, g)| reference::pearson(b, g))
+            .collect();
+        assert_close(&got, &want, 1e-6, "per-word r").unwrap();
+    } else {
+        let line = format!("Part 2 per-word correlation: not applicable ({db} vs {dg} dimensions)");
+        assert!(s.contains(&line), "{s}");
+        assert!(!run.file("ch3_proj12_part2.png").exists());
+        let na = format!("per-word correlation: not applicable: the embeddings have different widths ({db} vs {dg})");
+        assert_eq!(s.matches(&na).count(), 2, "{s}");
+    }
 }
