@@ -20,16 +20,25 @@ PROMPT = [2215, 4995, 290, 18966, 1816, 284, 262, 26725, 11, 4995, 2921, 257, 68
 
 SHAPES = {
     # GPT-2 sizes
+    "gpt2": ("gpt2", dict(n_layer=12, n_embd=768, n_head=12)),
     "gpt2-medium": ("gpt2", dict(n_layer=24, n_embd=1024, n_head=16)),
     "gpt2-large": ("gpt2", dict(n_layer=36, n_embd=1280, n_head=20)),
     "gpt2-xl": ("gpt2", dict(n_layer=48, n_embd=1600, n_head=25)),
     # encoders
+    "bert-base-uncased": ("bert", dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+                                       intermediate_size=3072)),
+    "roberta-base": ("roberta", dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+                                     intermediate_size=3072, vocab_size=50265, max_position_embeddings=514,
+                                     type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)),
     "bert-large-uncased": ("bert", dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16,
                                         intermediate_size=4096)),
     "roberta-large": ("roberta", dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16,
                                       intermediate_size=4096, vocab_size=50265, max_position_embeddings=514,
                                       type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)),
     # other decoders
+    "gpt-neo-125M": ("gpt_neo", dict(num_layers=12, hidden_size=768, num_heads=12, max_position_embeddings=2048,
+                                     attention_types=[[["global", "local"], 6]], window_size=256,
+                                     vocab_size=50257)),
     "gpt-neo-1.3B": ("gpt_neo", dict(num_layers=24, hidden_size=2048, num_heads=16, max_position_embeddings=2048,
                                      attention_types=[[["global", "local"], 12]], window_size=256,
                                      vocab_size=50257)),
