@@ -297,6 +297,16 @@ pub fn read_tensor(files: &[PathBuf], name: &str) -> Result<Tensor> {
                 let mut file = std::fs::File::open(path)
                     .with_context(|| format!("opening {}", path.display()))?;
                 let mut scratch = Scratch::default();
+                return read_tensor_into(
+                    &mut file,
+                    path,
+                    header.data_start,
+                    n,
+                    info,
+                    Device::Cpu,
+                    kind_of(info.dtype)?,
+                    &mut scratch,
+                );
             }
         }
     }
