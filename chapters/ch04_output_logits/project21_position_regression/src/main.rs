@@ -29,7 +29,6 @@
 //! on 60 contexts written for the project (30 train, 30 held out): its losses come from
 //! random weights and mean nothing; the pipeline and the methods are the same.
 
-mod logistic_fit;
 mod quick_text;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -560,13 +559,7 @@ fn part4_logistic_regression(data: &LossData, out: &mut Output) -> Result<Logist
     let x = column(&data.flat_loss);
     // common::ml returns the optimum of scikit-learn's objective ½‖W‖² + C·Σ CE; sklearn's
     // own lbfgs (tol 1e-4, max_iter 100) stops within ~1e-3 of it on unscaled features.
-    let (clf, fallback) = logistic_fit::fit_one_feature(x.view(), &data.flat_pos, 1.0)?;
-    if fallback {
-        out.say(
-            "(the direct L-BFGS solve stalled; the same optimum was reached on the standardised \
-             loss with C·s², see src/logistic_fit.rs)",
-        );
-    }
+    let clf = LogisticL2::fit(x.view(), &data.flat_pos, 1.0)?;
     let w: Vec<f64> = clf.coef.column(0).to_vec();
     let b: Vec<f64> = clf.intercept.to_vec();
     out.say(format!("intercepts: {}", fmt_list(&b)));
