@@ -22,6 +22,7 @@ pub mod output;
 pub mod patching;
 pub mod plot;
 pub mod progress;
+pub mod sampling;
 pub mod stats;
 pub mod testing;
 pub mod text;

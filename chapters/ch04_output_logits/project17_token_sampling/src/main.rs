@@ -27,17 +27,16 @@
 //! weights the distribution is nearly flat, so " up" is not expected and the nucleus
 //! holds most of the vocabulary.
 
-mod sampling;
-
 use anyhow::{bail, Result};
 use clap::Parser;
 use common::device::to_vec_f32;
 use common::output::{thousands, Output};
 use common::plot::{rgb_f, Figure, LegendPos, Marker, Panel, Series, Style};
+use common::sampling::{multinomial, renormalise, sorted_desc, top_k_ids, top_p_count};
+use common::stats::softmax;
 use common::{HookedModel, LogitsAt, RunOptions};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use sampling::{multinomial, renormalise, softmax, sorted_desc, top_k_ids, top_p_count};
 
 const PROJECT: &str = "project17_token_sampling";
 /// The book's prompt: 6 GPT-2 tokens [40, 836, 470, 765, 284, 1663].
@@ -439,7 +438,7 @@ fn part5_top_k(
 fn draw_without_replacement(
     model: &HookedModel,
     next: &NextToken,
-    kept: &[sampling::Candidate],
+    kept: &[common::sampling::Candidate],
     n: usize,
     table: &str,
     rng: &mut StdRng,

@@ -4,15 +4,12 @@
 //! wrote is checked against numbers this test recomputes on its own through common's
 //! model API.
 
+use common::sampling::multinomial;
 #[allow(dead_code)]
-#[path = "../src/sampling.rs"]
-mod sampling;
-
 use common::testing::{figure_series, read_csv, run_project, ProjectRun};
 use common::{HookedModel, LogitsAt, RunOptions};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use sampling::multinomial;
 use std::collections::HashMap;
 
 const BIN: &str = env!("CARGO_BIN_EXE_project17_token_sampling");
@@ -129,7 +126,7 @@ fn check2_sampler_errors() {
 #[test]
 fn check4_top_p_synthetic() {
     let p = [0.5, 0.3, 0.15, 0.05];
-    assert_eq!(sampling::top_p_count(&p, 0.9).unwrap(), 3);
+    assert_eq!(common::sampling::top_p_count(&p, 0.9).unwrap(), 3);
 }
 
 // ------------------------------------------------------------ the binary's outputs

@@ -1,13 +1,10 @@
-//! The token-selection rules of project 17: a categorical (multinomial) sampler on
-//! unnormalised weights, with and without replacement, and the top-k / top-p
-//! truncations with their renormalisation.
-//!
-//! belongs in common: `stats::multinomial` (torch.multinomial's semantics with clear
-//! errors) and the top-k / top-p candidate sets. `common::stats::sample_token` draws one
-//! token from logits with temperature/top-k/top-p but offers no without-replacement
-//! draws, no input checks on weights, and does not expose the kept set, which this
-//! project prints; the lead may merge the two.
+//! Token selection as a learner inspects it: a categorical sampler on unnormalised
+//! weights with `torch.multinomial`'s semantics (with and without replacement, with
+//! errors that name the bad weight), and the top-k / top-p kept sets with their
+//! renormalisation. [`crate::stats::sample_token`] is the one-call sampler for
+//! generation; this module exposes the steps (project 17 prints the kept sets).
 
+use crate::stats::softmax;
 use anyhow::{bail, Result};
 use rand::Rng;
 
@@ -124,14 +121,6 @@ fn draw_from_cdf(cdf: &[f64], total: f64, rng: &mut impl Rng) -> usize {
             .find(|&j| cdf[j] > if j == 0 { 0.0 } else { cdf[j - 1] })
             .expect("total > 0")
     }
-}
-
-/// Softmax in float64 with the maximum subtracted first (stable).
-pub fn softmax(z: &[f64]) -> Vec<f64> {
-    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = z.iter().map(|x| (x - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.iter().map(|x| x / s).collect()
 }
 
 /// Vocabulary indices sorted by logit, largest first (ties: lower index first).
