@@ -13,6 +13,7 @@ pub mod device;
 pub mod embeddings;
 pub mod hooks;
 pub mod hub;
+pub mod mlm;
 /// The statistical and ML methods of chapters 4–7 (the `methods` crate: no libtorch,
 /// so its tests build in seconds), each checked against scipy / scikit-learn /
 /// statsmodels / xgboost.
