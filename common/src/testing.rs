@@ -190,8 +190,9 @@ pub fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) -> Result<(
         bail!("{what}: no values to compare");
     }
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let same_nan = g.is_nan() && w.is_nan();
-        if !same_nan && !((g - w).abs() <= tol) {
+        // NaN matches only NaN; a NaN difference (one side NaN) is a mismatch
+        let ok = (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol;
+        if !ok {
             bail!("{what}[{i}]: {g} vs expected {w} (tolerance {tol})");
         }
     }
