@@ -23,9 +23,10 @@ Usage (from the repository root, after ./scripts/setup.sh):
 
     .venv/bin/python scripts/derive_golden_counts.py
 
-It writes assets/fixtures/ch02_golden_counts.json. It needs only `tokenizers` and `numpy`,
-both already in .venv (installed with transformers by ./scripts/setup.sh), and the .minilm
-link that ./scripts/setup.sh makes.
+It writes assets/fixtures/ch02_golden_counts.json (with the `tokenizers` version used). It
+needs `tokenizers` and `numpy` in .venv, which ./scripts/make_fixtures.sh installs
+(transformers 4.57.6 brings tokenizers 0.22.2; numpy<3), and the .minilm link that
+./scripts/setup.sh makes. No new Python dependency.
 """
 
 import bz2
