@@ -200,6 +200,13 @@ impl HubSettings {
         revision: Option<&str>,
         filename: &str,
     ) -> Option<PathBuf> {
+        // Only a plain name inside the snapshot (and a plain revision) is looked up: a
+        // `../` or absolute one would name a file outside the cache.
+        if repo_path_problem(filename).is_some()
+            || revision.is_some_and(|r| repo_path_problem(r).is_some())
+        {
+            return None;
+        }
         let r = repo(id, kind, revision);
         if let Some(p) = Cache::new(self.cache_dir.clone())
             .repo(r.clone())
@@ -237,6 +244,10 @@ impl HubSettings {
         revision: Option<&str>,
         filename: &str,
     ) -> Result<PathBuf> {
+        check_repo_path(filename, &format!("file of {id}"))?;
+        if let Some(r) = revision {
+            check_repo_path(r, &format!("revision of {id}"))?;
+        }
         if let Some(p) = self.cached_file(id, kind, revision, filename) {
             return Ok(p);
         }
@@ -454,17 +465,11 @@ fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
     let weights = if dir.join("model.safetensors").is_file() {
         vec![dir.join("model.safetensors")]
     } else if dir.join("model.safetensors.index.json").is_file() {
-        shard_names(&dir.join("model.safetensors.index.json"))?
-            .into_iter()
-            .map(|s| dir.join(s))
-            .collect()
+        local_shards(dir, "model.safetensors.index.json")?
     } else if dir.join("pytorch_model.bin").is_file() {
         vec![dir.join("pytorch_model.bin")]
     } else if dir.join("pytorch_model.bin.index.json").is_file() {
-        shard_names(&dir.join("pytorch_model.bin.index.json"))?
-            .into_iter()
-            .map(|s| dir.join(s))
-            .collect()
+        local_shards(dir, "pytorch_model.bin.index.json")?
     } else {
         bail!(
             "model directory {} has no model.safetensors, model.safetensors.index.json or pytorch_model.bin",
@@ -482,8 +487,82 @@ fn resolve_local(id: &str, dir: &Path) -> Result<ModelFiles> {
     })
 }
 
+/// The shard files an index in a local model folder lists, each checked to be a plain
+/// name (see [`shard_names`]) of a file that is there.
+fn local_shards(dir: &Path, index: &str) -> Result<Vec<PathBuf>> {
+    let index = dir.join(index);
+    let names = shard_names(&index)?;
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|s| !dir.join(s).is_file())
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} lists shard files that are not in {}: {}; copy them there, or fix the index",
+            index.display(),
+            dir.display(),
+            missing.join(", ")
+        );
+    }
+    Ok(names.into_iter().map(|s| dir.join(s)).collect())
+}
+
+/// Why `name` is not a plain relative file name inside a repo, or `None` when it is one.
+///
+/// A name read from a file someone else wrote (a shard listed in an index's `weight_map`)
+/// or given for a hub repo is joined to a folder — a local model folder, a cache snapshot
+/// — so it may only name a file inside it: parts separated by `/`, none of them empty,
+/// `.` or `..`; not absolute (no leading `/`, no Windows drive such as `C:`), no
+/// backslash, no NUL byte. `model-00001-of-00002.safetensors` and
+/// `20231101.en/train-00000-of-00041.parquet` pass; `../../x`, `/etc/passwd`,
+/// `a\b`, `a//b` and the empty name do not.
+pub fn repo_path_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("it is empty");
+    }
+    if name.starts_with('/') {
+        return Some("it is an absolute path");
+    }
+    if name.contains('\\') {
+        return Some("it contains a backslash");
+    }
+    if name.contains('\0') {
+        return Some("it contains a NUL byte");
+    }
+    let b = name.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return Some("it starts with a drive letter (an absolute Windows path)");
+    }
+    for part in name.split('/') {
+        match part {
+            "" => return Some("it has an empty part (a doubled or trailing '/')"),
+            "." => return Some("it has a '.' part"),
+            ".." => return Some("it goes up with '..'"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An error unless `name` is a plain relative file name inside a repo (see
+/// [`repo_path_problem`]); `what` says where the name comes from.
+pub fn check_repo_path(name: &str, what: &str) -> Result<()> {
+    match repo_path_problem(name) {
+        None => Ok(()),
+        Some(why) => bail!(
+            "{what}: {name:?} is not a plain file name inside the repo ({why}); only relative \
+             names such as model-00001-of-00002.safetensors are read, so nothing outside the \
+             model folder or the cache is touched"
+        ),
+    }
+}
+
 /// The distinct shard file names listed in a `model.safetensors.index.json` (or a
-/// `pytorch_model.bin.index.json`: same layout).
+/// `pytorch_model.bin.index.json`: same layout). Every `weight_map` value must be a
+/// plain relative file name (see [`repo_path_problem`]): anything else — an absolute
+/// path, `..`, a backslash, an empty part, a value that is not a string — is an error
+/// that names the index file and the entry, and the index must list at least one file.
 pub fn shard_names(index: &Path) -> Result<Vec<String>> {
     let text =
         std::fs::read_to_string(index).with_context(|| format!("reading {}", index.display()))?;
@@ -493,10 +572,34 @@ pub fn shard_names(index: &Path) -> Result<Vec<String>> {
         .get("weight_map")
         .and_then(|m| m.as_object())
         .ok_or_else(|| anyhow!("{} has no weight_map", index.display()))?;
-    let mut names: Vec<String> = map
-        .values()
-        .filter_map(|s| s.as_str().map(String::from))
-        .collect();
+    let mut names = Vec::with_capacity(map.len());
+    for (tensor, file) in map {
+        let what = || format!("{}: weight_map entry {tensor:?}", index.display());
+        let Some(file) = file.as_str() else {
+            bail!(
+                "{} is {file}, expected the name of the shard file that holds the tensor; the \
+                 index file is damaged: delete it to re-download",
+                what()
+            );
+        };
+        if let Some(why) = repo_path_problem(file) {
+            bail!(
+                "{}: {file:?} is not a plain file name inside the repo ({why}). A shard is a \
+                 relative name such as model-00001-of-00002.safetensors, and nothing outside the \
+                 model folder or the cache is read: the index file is damaged or hostile; delete \
+                 it to re-download, or fix the entry",
+                what()
+            );
+        }
+        names.push(file.to_string());
+    }
+    if names.is_empty() {
+        bail!(
+            "{}: weight_map lists no shard files; the index file is damaged: delete it to \
+             re-download",
+            index.display()
+        );
+    }
     names.sort();
     names.dedup();
     Ok(names)
@@ -637,10 +740,48 @@ mod tests {
             r#"{"weight_map": {"a": "m-1.safetensors", "b": "m-2.safetensors", "c": "m-1.safetensors"}}"#,
         )
         .unwrap();
+        // shards the index lists but the folder lacks: named in the error
+        let err = resolve_model(tmp.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("m-1.safetensors, m-2.safetensors"), "{err}");
+        for s in ["m-1.safetensors", "m-2.safetensors"] {
+            std::fs::write(tmp.path().join(s), "x").unwrap();
+        }
         let f = resolve_model(tmp.path().to_str().unwrap()).unwrap();
         assert_eq!(f.weights.len(), 2);
         assert!(!f.cache_only);
         assert!(resolve_model("./no/such/dir").is_err());
+    }
+
+    #[test]
+    fn only_plain_relative_names_are_repo_paths() {
+        for ok in [
+            "model.safetensors",
+            "model-00001-of-00002.safetensors",
+            "20231101.en/train-00000-of-00041.parquet",
+            "refs/convert/parquet",
+            "a..b/c.d",
+        ] {
+            assert_eq!(repo_path_problem(ok), None, "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("/etc/passwd", "absolute"),
+            ("../x", "'..'"),
+            ("a/../../x", "'..'"),
+            ("a/..", "'..'"),
+            ("a\\b", "backslash"),
+            ("a//b", "empty part"),
+            ("a/", "empty part"),
+            ("./a", "'.' part"),
+            ("C:/x", "drive letter"),
+            ("c:x", "drive letter"),
+            ("a\0b", "NUL"),
+        ] {
+            let got = repo_path_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(got.contains(why), "{bad:?}: {got}");
+        }
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         "true adds cross-attention layers for an encoder-decoder model",
     )?;
     Act::parse(c.str("hidden_act")?.unwrap_or("gelu"), name)?;
-    c.usize("type_vocab_size")?;
+    c.size("type_vocab_size")?;
     c.tied(true)?;
     let pad = match c.token_id("pad_token_id")? {
         Some(p) => p,
@@ -213,10 +213,17 @@ impl Bert {
         let c = Config::new(&cfg.raw, if roberta { "RoBERTa" } else { "BERT" });
         let act = Act::parse(c.str("hidden_act")?.unwrap_or("gelu"), c.what())?;
         let max_pos = c
-            .usize("max_position_embeddings")?
+            .size("max_position_embeddings")?
             .map(|n| n as i64)
             .unwrap_or(cfg.n_ctx as i64);
-        let n_types = c.usize("type_vocab_size")?.unwrap_or(2) as i64;
+        let n_types = c.size("type_vocab_size")?.unwrap_or(2) as i64;
+        // The layer count against the weights before anything is built per layer.
+        w.check_block_count(
+            c.what(),
+            "num_hidden_layers",
+            cfg.n_layers,
+            "encoder.layer.",
+        )?;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
             let p = |s: &str| format!("encoder.layer.{l}.{s}");

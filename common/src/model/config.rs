@@ -24,6 +24,14 @@
 use anyhow::{bail, Result};
 use serde_json::Value;
 
+/// The largest size a config may give for any count (layers, heads, widths, vocabulary,
+/// context, window): 2^31 - 1, thousands of times what any published model uses. With
+/// every size below it, no product the loaders form from sizes (`3 * d_model`,
+/// `4 * d_model`, a shape in `i64`) can overflow; whether a size is the right one is
+/// then decided by the weights' shapes, which are compared before anything is built
+/// from it.
+pub(crate) const MAX_SIZE: usize = i32::MAX as usize;
+
 /// A `config.json` with the name of the architecture it is read for (errors say
 /// "GPT-2 config.json: ...").
 pub(crate) struct Config<'a> {
@@ -61,6 +69,29 @@ impl<'a> Config<'a> {
             Some(v) => match v.as_u64() {
                 Some(n) => Ok(Some(n as usize)),
                 None => Err(self.wrong_type(key, v, "a whole number >= 0")),
+            },
+        }
+    }
+
+    /// A size (a count of layers, heads, dimensions, tokens or positions): a whole number
+    /// in `1..=MAX_SIZE`. Zero and anything larger are errors that name the key, read
+    /// before anything is allocated from the value.
+    pub fn size(&self, key: &str) -> Result<Option<usize>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=MAX_SIZE as u64).contains(&n) => Ok(Some(n as usize)),
+                Some(0) => bail!(
+                    "{} config.json: {key:?} is 0; a model needs at least 1: fix the value in \
+                     config.json",
+                    self.what
+                ),
+                Some(n) => bail!(
+                    "{} config.json: {key:?} is {n}, larger than any model can be (at most \
+                     {MAX_SIZE}): the file is damaged or not this model's config",
+                    self.what
+                ),
+                None => Err(self.wrong_type(key, v, "a whole number >= 1")),
             },
         }
     }
@@ -120,12 +151,13 @@ impl<'a> Config<'a> {
             .ok_or_else(|| self.wrong_type(key, v, "a token id (an integer)"))
     }
 
-    /// The whole numbers `keys`, all required: one error lists every missing key.
+    /// The sizes `keys` (see [`Config::size`]), all required: one error lists every
+    /// missing key.
     pub fn required<const N: usize>(&self, keys: [&str; N]) -> Result<[usize; N]> {
         let mut out = [0; N];
         let mut missing = Vec::new();
         for (slot, k) in out.iter_mut().zip(keys) {
-            match self.usize(k)? {
+            match self.size(k)? {
                 Some(n) => *slot = n,
                 None => missing.push(k),
             }
@@ -356,6 +388,29 @@ mod tests {
         assert_eq!(c.token_id("c").unwrap(), Some(3));
         assert!(format!("{}", c.token_id("d").unwrap_err()).contains("several"));
         assert!(format!("{}", c.token_id("e").unwrap_err()).contains("\"e\""));
+    }
+
+    #[test]
+    fn sizes_are_bounded_before_use() {
+        let v = json!({"a": 0, "b": 1, "c": 2147483647u64, "d": 2147483648u64, "e": -3,
+                       "f": 16.0, "g": "16", "h": null});
+        let c = Config::new(&v, "GPT-2");
+        assert_eq!(c.size("b").unwrap(), Some(1));
+        assert_eq!(c.size("c").unwrap(), Some(MAX_SIZE));
+        assert_eq!(c.size("h").unwrap(), None);
+        assert_eq!(c.size("missing").unwrap(), None);
+        for (k, says) in [
+            ("a", "\"a\" is 0"),
+            ("d", "\"d\" is 2147483648, larger than any model"),
+            ("e", "\"e\" is -3"),
+            ("f", "\"f\" is 16.0"),
+            ("g", "\"g\" is \"16\""),
+        ] {
+            let e = c.size(k).unwrap_err().to_string();
+            assert!(e.contains(says), "{k}: {e}");
+        }
+        let e = c.required(["b", "d"]).unwrap_err().to_string();
+        assert!(e.contains("\"d\" is 2147483648"), "{e}");
     }
 
     #[test]

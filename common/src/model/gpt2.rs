@@ -45,7 +45,7 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         n_heads,
         d_model,
         d_head: d_model / n_heads,
-        d_mlp: c.usize("n_inner")?.unwrap_or(4 * d_model),
+        d_mlp: c.size("n_inner")?.unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
         layer_norm_eps: c.f64("layer_norm_epsilon")?.unwrap_or(1e-5),
@@ -150,6 +150,8 @@ impl Gpt2 {
             cfg.n_ctx as i64,
         );
         let eps = cfg.layer_norm_eps;
+        // The layer count against the weights before anything is built per layer.
+        w.check_block_count("GPT-2", "n_layer", cfg.n_layers, "h.")?;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
             let p = |s: &str| format!("h.{l}.{s}");

@@ -40,16 +40,18 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         c.str("activation_function")?.unwrap_or("gelu_new"),
         "GPT-Neo config",
     )?;
-    let layers = attention_layers(&raw)?;
-    if layers.len() != n_layers {
-        bail!(
-            "GPT-Neo config: attention_layers lists {} layers, num_layers is {n_layers}",
-            layers.len()
-        );
+    // Counted first. attention_types alone is not expanded here (num_layers is
+    // compared with the weights before that); beside attention_layers, whose list is
+    // as long as the file is, both are expanded and must agree.
+    let types = LayerTypes::read(&raw)?;
+    types.check_count(n_layers)?;
+    if types.listed.is_some() {
+        types.expand(n_layers)?;
     }
     if c.usize("window_size")? == Some(0) {
         bail!("GPT-Neo config: window_size 0 leaves local attention layers nothing to attend to");
     }
+    c.size("window_size")?;
     c.tied(true)?;
     let eos = c.token_id("eos_token_id")?;
     Ok(ModelConfig {
@@ -59,7 +61,7 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         n_heads,
         d_model,
         d_head: d_model / n_heads,
-        d_mlp: c.usize("intermediate_size")?.unwrap_or(4 * d_model),
+        d_mlp: c.size("intermediate_size")?.unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
         layer_norm_eps: c.f64("layer_norm_epsilon")?.unwrap_or(1e-5),
@@ -69,56 +71,128 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
     })
 }
 
+/// What config.json says about the layer types, read without expanding anything yet.
+struct LayerTypes {
+    /// `attention_layers`, when present: one entry per layer (true = local).
+    listed: Option<Vec<bool>>,
+    /// `attention_types`, when present: (pattern, repeats) entries.
+    types: Option<Vec<(Vec<bool>, u64)>>,
+}
+
+impl LayerTypes {
+    fn read(raw: &serde_json::Value) -> Result<Self> {
+        let kind = |v: &serde_json::Value| -> Result<bool> {
+            match v.as_str() {
+                Some("local") => Ok(true),
+                Some("global") => Ok(false),
+                _ => bail!(
+                    "GPT-Neo config: attention layer type {v} is neither \"global\" nor \"local\""
+                ),
+            }
+        };
+        let listed = match raw.get("attention_layers").filter(|v| !v.is_null()) {
+            None => None,
+            Some(serde_json::Value::Array(list)) => {
+                Some(list.iter().map(kind).collect::<Result<Vec<_>>>()?)
+            }
+            Some(v) => bail!("GPT-Neo config: attention_layers is {v}, expected a list such as [\"global\", \"local\"]"),
+        };
+        let types = match raw.get("attention_types").filter(|v| !v.is_null()) {
+            None => None,
+            Some(serde_json::Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let (Some(pattern), Some(n)) = (
+                        item.get(0).and_then(|v| v.as_array()),
+                        item.get(1).and_then(|v| v.as_u64()),
+                    ) else {
+                        bail!("GPT-Neo config: attention_types entries look like [[\"global\", \"local\"], 6]; found {item}");
+                    };
+                    if pattern.is_empty() {
+                        bail!("GPT-Neo config: the attention_types entry {item} lists no layer type");
+                    }
+                    out.push((pattern.iter().map(kind).collect::<Result<Vec<_>>>()?, n));
+                }
+                Some(out)
+            }
+            Some(v) => bail!("GPT-Neo config: attention_types is {v}, expected a list such as [[[\"global\", \"local\"], 6]]"),
+        };
+        if listed.is_none() && types.is_none() {
+            bail!("GPT-Neo config.json needs attention_layers or attention_types");
+        }
+        Ok(LayerTypes { listed, types })
+    }
+
+    /// The number of layers `attention_types` describes (None when absent, or when the
+    /// count does not fit in a usize), computed without expanding it.
+    fn types_count(&self) -> Option<Option<usize>> {
+        self.types.as_ref().map(|types| {
+            types.iter().try_fold(0usize, |acc, (pattern, n)| {
+                usize::try_from(*n)
+                    .ok()?
+                    .checked_mul(pattern.len())?
+                    .checked_add(acc)
+            })
+        })
+    }
+
+    /// An error unless both descriptions (where present) describe `n_layers` layers.
+    /// Nothing is expanded, so a huge count costs nothing.
+    fn check_count(&self, n_layers: usize) -> Result<()> {
+        if let Some(listed) = &self.listed {
+            if listed.len() != n_layers {
+                bail!(
+                    "GPT-Neo config: attention_layers lists {} layers, num_layers is {n_layers}",
+                    listed.len()
+                );
+            }
+        }
+        match self.types_count() {
+            Some(Some(n)) if n == n_layers => Ok(()),
+            Some(Some(n)) => bail!(
+                "GPT-Neo config: attention_types describes {n} layers, num_layers is {n_layers}"
+            ),
+            Some(None) => bail!(
+                "GPT-Neo config: attention_types describes more layers than can be counted; \
+                 num_layers is {n_layers}"
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether each of the `n_layers` layers is local (`true`) or global, once
+    /// [`LayerTypes::check_count`] passed (so the expansion is `n_layers` long); where
+    /// both descriptions are present they must agree.
+    fn expand(&self, n_layers: usize) -> Result<Vec<bool>> {
+        self.check_count(n_layers)?;
+        let expanded = self.types.as_ref().map(|types| {
+            let mut out = Vec::with_capacity(n_layers);
+            for (pattern, n) in types {
+                for _ in 0..*n {
+                    out.extend_from_slice(pattern);
+                }
+            }
+            out
+        });
+        match (&self.listed, expanded) {
+            (Some(a), Some(b)) if *a != b => bail!(
+                "GPT-Neo config: attention_layers and attention_types describe different layers \
+                 (another order of global and local): make them agree"
+            ),
+            (Some(a), _) => Ok(a.clone()),
+            (None, Some(b)) => Ok(b),
+            (None, None) => bail!("GPT-Neo config.json needs attention_layers or attention_types"),
+        }
+    }
+}
+
 /// Whether each layer is local (`true`) or global. transformers 4.57 and 5 both write
 /// `attention_types` (`[[["global", "local"], 6]]`, expanded to 12 alternating layers)
 /// and its expansion `attention_layers`; either one is enough, and when both are present
-/// they must agree.
-pub(crate) fn attention_layers(raw: &serde_json::Value) -> Result<Vec<bool>> {
-    let kind = |v: &serde_json::Value| -> Result<bool> {
-        match v.as_str() {
-            Some("local") => Ok(true),
-            Some("global") => Ok(false),
-            _ => bail!(
-                "GPT-Neo config: attention layer type {v} is neither \"global\" nor \"local\""
-            ),
-        }
-    };
-    let listed = match raw.get("attention_layers").filter(|v| !v.is_null()) {
-        None => None,
-        Some(serde_json::Value::Array(list)) => Some(list.iter().map(kind).collect::<Result<Vec<_>>>()?),
-        Some(v) => bail!("GPT-Neo config: attention_layers is {v}, expected a list such as [\"global\", \"local\"]"),
-    };
-    let expanded = match raw.get("attention_types").filter(|v| !v.is_null()) {
-        None => None,
-        Some(serde_json::Value::Array(types)) => {
-            let mut out = Vec::new();
-            for item in types {
-                let (Some(pattern), Some(n)) = (
-                    item.get(0).and_then(|v| v.as_array()),
-                    item.get(1).and_then(|v| v.as_u64()),
-                ) else {
-                    bail!("GPT-Neo config: attention_types entries look like [[\"global\", \"local\"], 6]; found {item}");
-                };
-                for _ in 0..n {
-                    for t in pattern {
-                        out.push(kind(t)?);
-                    }
-                }
-            }
-            Some(out)
-        }
-        Some(v) => bail!("GPT-Neo config: attention_types is {v}, expected a list such as [[[\"global\", \"local\"], 6]]"),
-    };
-    match (listed, expanded) {
-        (Some(a), Some(b)) if a != b => bail!(
-            "GPT-Neo config: attention_layers and attention_types describe different layers \
-             ({} and {} layers, or another order of global and local): make them agree",
-            a.len(),
-            b.len()
-        ),
-        (Some(a), _) | (None, Some(a)) => Ok(a),
-        (None, None) => bail!("GPT-Neo config.json needs attention_layers or attention_types"),
-    }
+/// they must agree. Both must describe `n_layers` layers, which is checked before
+/// anything is expanded.
+pub(crate) fn attention_layers(raw: &serde_json::Value, n_layers: usize) -> Result<Vec<bool>> {
+    LayerTypes::read(raw)?.expand(n_layers)
 }
 
 /// Hook names in forward order: the same as GPT-2's.
@@ -166,7 +240,9 @@ impl GptNeo {
             cfg.n_ctx as i64,
         );
         let eps = cfg.layer_norm_eps;
-        let local = attention_layers(&cfg.raw)?;
+        // The layer count against the weights before anything is built per layer.
+        w.check_block_count("GPT-Neo", "num_layers", cfg.n_layers, "h.")?;
+        let local = attention_layers(&cfg.raw, cfg.n_layers)?;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for (l, &is_local) in local.iter().enumerate() {
             let p = |s: &str| format!("h.{l}.{s}");
@@ -193,7 +269,7 @@ impl GptNeo {
             lm_head,
             n_heads: cfg.n_heads as i64,
             d_head: cfg.d_head as i64,
-            window: conf.usize("window_size")?.unwrap_or(256) as i64,
+            window: conf.size("window_size")?.unwrap_or(256) as i64,
             act: Act::parse(
                 conf.str("activation_function")?.unwrap_or("gelu_new"),
                 "GPT-Neo config",

@@ -77,7 +77,7 @@ pub(super) fn config(raw: serde_json::Value, model_type: String) -> Result<Model
         n_heads,
         d_model,
         d_head: d_model / n_heads,
-        d_mlp: c.usize("intermediate_size")?.unwrap_or(4 * d_model),
+        d_mlp: c.size("intermediate_size")?.unwrap_or(4 * d_model),
         n_ctx,
         vocab_size,
         layer_norm_eps: c.f64("layer_norm_eps")?.unwrap_or(1e-5),
@@ -149,6 +149,8 @@ impl GptNeoX {
         let eps = cfg.layer_norm_eps;
         let c = reader(&cfg.raw);
         let bias = c.bool("attention_bias")?.unwrap_or(true);
+        // The layer count against the weights before anything is built per layer.
+        w.check_block_count("GPT-NeoX", "num_hidden_layers", cfg.n_layers, "layers.")?;
         let mut blocks = Vec::with_capacity(cfg.n_layers);
         for l in 0..cfg.n_layers {
             let p = |s: &str| format!("layers.{l}.{s}");

@@ -95,6 +95,7 @@ struct SafetensorsHeader {
 fn read_header(path: &Path) -> Result<SafetensorsHeader> {
     check_format(path)?;
     let map = mmap(path)?;
+    check_ranges(&map, path)?;
     let (n, meta) = SafeTensors::read_metadata(&map).map_err(|e| {
         anyhow!(
             "{} is not a valid safetensors file ({e:?}); delete it to re-download",
@@ -112,6 +113,56 @@ fn read_header(path: &Path) -> Result<SafetensorsHeader> {
         tensors,
         data_start: 8 + n as u64,
     })
+}
+
+/// Bounds the safetensors crate does not check before it adds them up: every tensor's
+/// `data_offsets` must lie inside the file's data section and every dimension must fit
+/// in an `i64` (libtorch's sizes). A header that does not parse is left to
+/// `read_metadata`, whose error names it; here only the numbers that would overflow its
+/// sums (a panic) or the conversion to libtorch shapes are refused, naming the tensor.
+fn check_ranges(bytes: &[u8], path: &Path) -> Result<()> {
+    let Some(len8) = bytes.get(..8) else {
+        return Ok(());
+    };
+    let n = u64::from_le_bytes(len8.try_into().unwrap_or([0; 8]));
+    let total = bytes.len() as u64;
+    let Some(end) = n.checked_add(8).filter(|&e| e <= total) else {
+        return Ok(());
+    };
+    let Ok(serde_json::Value::Object(header)) =
+        serde_json::from_slice::<serde_json::Value>(&bytes[8..end as usize])
+    else {
+        return Ok(());
+    };
+    let data_len = total - end;
+    for (name, info) in header.iter().filter(|(k, _)| *k != "__metadata__") {
+        let offsets = info
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .map(|o| o.iter().filter_map(|x| x.as_u64()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        if let Some(&past) = offsets.iter().find(|&&o| o > data_len) {
+            bail!(
+                "{}: tensor {name:?} has data_offsets {} with {past} past the end of the file's \
+                 {data_len} bytes of tensor data; the file is damaged or truncated: delete it to \
+                 re-download",
+                path.display(),
+                info["data_offsets"]
+            );
+        }
+        let dims = info.get("shape").and_then(|s| s.as_array());
+        for d in dims.into_iter().flatten().filter_map(|d| d.as_u64()) {
+            if i64::try_from(d).is_err() {
+                bail!(
+                    "{}: tensor {name:?} has a dimension {d} in its shape {}, more than any \
+                     tensor can have; the file is damaged: delete it to re-download",
+                    path.display(),
+                    info["shape"]
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads `nbytes` bytes of one tensor's data at `offset` into `buf`.
@@ -169,8 +220,19 @@ fn read_tensor_into(
     dtype: Kind,
     scratch: &mut Scratch,
 ) -> Result<Tensor> {
-    let kind = kind_of(info.dtype)?;
-    let shape: Vec<i64> = info.shape.iter().map(|&s| s as i64).collect();
+    let kind = kind_of(info.dtype).with_context(|| format!("{}: tensor {name}", path.display()))?;
+    let shape = info
+        .shape
+        .iter()
+        .map(|&s| i64::try_from(s))
+        .collect::<std::result::Result<Vec<i64>, _>>()
+        .map_err(|_| {
+            anyhow!(
+                "{}: tensor {name} has a dimension too large for a tensor in its shape {:?}",
+                path.display(),
+                info.shape
+            )
+        })?;
     let (start, end) = info.data_offsets;
     let nbytes = end - start;
     // The header's byte range was validated against the shape and dtype by
@@ -242,13 +304,30 @@ fn place(t: Tensor, device: Device, dtype: Kind) -> Tensor {
 }
 
 /// Every tensor of the given safetensors files (or PyTorch zip checkpoints), converted to `dtype` (floating tensors
-/// only) and moved to `device`. Peak memory is the final weights plus one tensor.
+/// only) and moved to `device`. Peak memory is the final weights plus one tensor. A
+/// tensor held by two files of one checkpoint is an error (a shard list that names one
+/// file twice under two names, or files of two checkpoints).
 pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMap<String, Tensor>> {
     let mut out = HashMap::new();
     let mut scratch = Scratch::default();
-    for path in files {
+    let mut from: HashMap<String, usize> = HashMap::new();
+    let mut claim = |name: &str, i: usize| -> Result<()> {
+        if let Some(first) = from.insert(name.to_string(), i) {
+            let (first, path) = (&files[first], &files[i]);
+            bail!(
+                "tensor {name:?} is in both {} and {}: each tensor of a checkpoint lives in one \
+                 file; the shard list (model.safetensors.index.json) names files of another \
+                 checkpoint or one file twice",
+                first.display(),
+                path.display()
+            );
+        }
+        Ok(())
+    };
+    for (i, path) in files.iter().enumerate() {
         if is_pytorch_file(path) {
             for (name, t) in load_pytorch_file(path)? {
+                claim(&name, i)?;
                 out.insert(name, place(t, device, dtype));
             }
             continue;
@@ -257,6 +336,7 @@ pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMa
         let mut file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         for (name, info) in &header.tensors {
+            claim(name, i)?;
             let t = read_tensor_into(
                 &mut file,
                 path,
@@ -345,10 +425,11 @@ pub struct Weights {
 
 impl Weights {
     pub fn load(files: &[PathBuf], device: Device, dtype: Kind) -> Result<Self> {
-        let source = files
-            .first()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let source = match files {
+            [] => "no weight files".to_string(),
+            [one] => one.display().to_string(),
+            [first, rest @ ..] => format!("{} (and {} more shards)", first.display(), rest.len()),
+        };
         Ok(Weights {
             map: load_all(files, device, dtype)?,
             source,
@@ -365,11 +446,21 @@ impl Weights {
         }
     }
 
-    /// The tensor `name` (with or without the usual prefixes), checked to have `shape`.
+    /// The model weight `name` (with or without the usual prefixes), checked to be a
+    /// floating-point tensor (the loader converts every float dtype to the one asked for;
+    /// an integer or bool tensor where a weight belongs means a damaged file) of `shape`.
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let t = self
             .mark(name)
             .ok_or_else(|| anyhow!("weight {name:?} is missing from {}", self.source))?;
+        if !t.is_floating_point() {
+            bail!(
+                "weight {name:?} in {} is stored as {:?}, but a model weight is floating point \
+                 (F32, F16, BF16 or F64): the file is damaged; delete it to re-download",
+                self.source,
+                t.kind()
+            );
+        }
         if t.size() != shape {
             bail!(
                 "weight {name:?} in {} has shape {:?}, the config implies {:?}",
@@ -398,6 +489,64 @@ impl Weights {
         candidates(name)
             .iter()
             .find_map(|c| self.map.get_key_value(c.as_str()))
+    }
+
+    /// The blocks the weights hold under `prefix` (e.g. `"h."` for GPT-2's `h.0.…`,
+    /// `h.1.…`, with or without the usual prefixes such as `transformer.`): the sorted
+    /// distinct block indices. Nothing is marked as used.
+    pub fn block_indices(&self, prefix: &str) -> Vec<usize> {
+        let mut found = std::collections::BTreeSet::new();
+        for key in self.map.keys() {
+            let views = std::iter::once(key.as_str())
+                .chain(PREFIXES.iter().filter_map(|p| key.strip_prefix(p)));
+            for name in views {
+                let Some(rest) = name.strip_prefix(prefix) else {
+                    continue;
+                };
+                let digits = rest.split('.').next().unwrap_or("");
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    if let Ok(l) = digits.parse::<usize>() {
+                        found.insert(l);
+                    }
+                }
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    /// An error unless the weights hold exactly the blocks `0..n_layers` under `prefix`
+    /// (see [`Weights::block_indices`]). Called before anything is built per layer, so a
+    /// config whose layer count `key` disagrees with its weights is an error that names
+    /// both numbers, never an allocation sized by the config.
+    pub fn check_block_count(
+        &self,
+        what: &str,
+        key: &str,
+        n_layers: usize,
+        prefix: &str,
+    ) -> Result<()> {
+        let found = self.block_indices(prefix);
+        let contiguous = found.iter().enumerate().all(|(i, &l)| i == l);
+        if found.len() == n_layers && contiguous {
+            return Ok(());
+        }
+        let held = match (found.first(), found.last()) {
+            (Some(a), Some(b)) if contiguous => {
+                format!("{} blocks ({prefix}{a} to {prefix}{b})", found.len())
+            }
+            (Some(_), Some(b)) => format!(
+                "{} blocks, with gaps (indices up to {prefix}{b}, not all of 0..{})",
+                found.len(),
+                found.len()
+            ),
+            _ => format!("0 blocks (no tensor named {prefix}0.…)"),
+        };
+        bail!(
+            "{what} config.json: {key} is {n_layers}, but the weights in {} hold {held}: the \
+             config does not belong to these weights; fix {key} in config.json or use the \
+             matching weights",
+            self.source
+        )
     }
 
     /// Drop every tensor no model code asked for (buffers such as GPT-2's stored causal
@@ -454,7 +603,10 @@ mod tests {
         assert!(read_tensor(std::slice::from_ref(&p), "nope").is_err());
         let w = Weights::load(&[p], Device::Cpu, Kind::Double).unwrap();
         assert_eq!(w.get("wte.weight", &[2, 3]).unwrap().kind(), Kind::Double);
-        assert_eq!(w.get("ids", &[2]).unwrap().kind(), Kind::Int64);
+        assert_eq!(w.find("ids").unwrap().kind(), Kind::Int64);
+        // an integer tensor where a weight is asked for: an error, not a weight
+        let e = w.get("ids", &[2]).unwrap_err().to_string();
+        assert!(e.contains("Int64") && e.contains("floating point"), "{e}");
         assert!(w
             .get("wte.weight", &[3, 2])
             .unwrap_err()
