@@ -48,6 +48,7 @@ mod gpt2;
 pub mod gpt_neo;
 pub mod gpt_neox;
 mod layers;
+mod loss;
 pub mod weights;
 
 use crate::hooks::{ActivationCache, Hook, HookRun, Names};
