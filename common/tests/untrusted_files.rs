@@ -119,7 +119,7 @@ fn a_layer_count_the_weights_do_not_have_is_an_error_not_an_abort() {
 #[test]
 fn the_n_layer_message() {
     let (_tmp, config, weights) = with_config("tiny-gpt2", &json!({"n_layer": 1_000_000_000u64}));
-    let msg = load_error(&config, &[weights.clone()]);
+    let msg = load_error(&config, std::slice::from_ref(&weights));
     println!("{msg}");
     let want = format!(
         "GPT-2 config.json: n_layer is 1000000000, but the weights in {} hold 3 blocks (h.0 to h.2)",
@@ -459,8 +459,9 @@ fn safetensors_headers_that_overflow_are_errors() {
     ];
     for (what, edit, says) in cases {
         with_header(&src.join("model.safetensors"), &w, edit);
-        let result =
-            std::panic::catch_unwind(|| load_error(&tmp.path().join("config.json"), &[w.clone()]));
+        let result = std::panic::catch_unwind(|| {
+            load_error(&tmp.path().join("config.json"), std::slice::from_ref(&w))
+        });
         let msg = result.unwrap_or_else(|_| panic!("{what}: the loader panicked"));
         assert!(msg.contains(&says), "{what}: {msg}");
     }
@@ -482,6 +483,26 @@ fn a_tensor_in_two_shards_is_an_error() {
     let msg = format!("{e:#}");
     assert!(
         msg.contains("a.safetensors") && msg.contains("b.safetensors"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn dataset_file_names_must_stay_in_the_repo() {
+    use common::data::hf_datasets::HfFile;
+    let tmp = tempfile::tempdir().unwrap();
+    let c = common::data::DataCache::isolated(tmp.path());
+    // A file beside the snapshot folder that `../../x` from the snapshot reaches.
+    let repo = tmp.path().join("hub/datasets--org--d");
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(repo.join("snapshots/c0ffee")).unwrap();
+    std::fs::write(repo.join("refs/main"), "c0ffee").unwrap();
+    std::fs::write(repo.join("x"), "outside the snapshot").unwrap();
+    let f = HfFile::new("org/d", "../../x");
+    assert_eq!(c.cached_hub_file(&f), None);
+    let msg = format!("{:#}", c.hub_dataset_file(&f).unwrap_err());
+    assert!(
+        msg.contains("\"../../x\"") && msg.contains("not a plain file name inside the repo"),
         "{msg}"
     );
 }

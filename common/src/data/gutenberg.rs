@@ -55,21 +55,33 @@ impl DataCache {
     /// Python's `requests` does), byte-order mark, licence header and footer and CRLF line
     /// endings all kept.
     pub fn gutenberg_raw(&self, id: u32) -> Result<String> {
-        let path = self.gutenberg_file(id)?;
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
+        read_lossy(&self.gutenberg_file(id)?)
     }
 
     /// Book `id` without the Gutenberg header and footer (see [`strip_gutenberg`]), line
-    /// endings normalised to `\n`, blank lines at both ends removed.
+    /// endings normalised to `\n`, blank lines at both ends removed. A file without the
+    /// markers (damaged, or not a Gutenberg text) is an error that names the cached file.
     pub fn gutenberg_text(&self, id: u32) -> Result<String> {
-        let raw = self.gutenberg_raw(id)?;
-        let body = strip_gutenberg(&raw).with_context(|| describe(id))?;
+        let path = self.gutenberg_file(id)?;
+        let raw = read_lossy(&path)?;
+        let body = strip_gutenberg(&raw).with_context(|| {
+            format!(
+                "{} ({}; delete the file to fetch it again)",
+                describe(id),
+                path.display()
+            )
+        })?;
         Ok(tidy(body))
     }
+}
+
+/// A file decoded as UTF-8, invalid bytes replaced by U+FFFD.
+fn read_lossy(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// True for a line that is a Gutenberg `*** START OF ... ***` / `*** END OF ... ***` marker.

@@ -347,16 +347,81 @@ fn projection(reader: &SerializedFileReader<File>, columns: &[&str], source: &st
         .context("building a parquet projection")
 }
 
-/// The byte span `[start, end)` of a row group's column chunks.
+/// The byte span `[start, end)` of a row group's column chunks (offsets checked by
+/// [`check_footer`]; here a negative one counts as 0 and sums saturate, so this never
+/// panics).
 fn row_group_span(rg: &RowGroupMetaData) -> (u64, u64) {
     let mut start = u64::MAX;
     let mut end = 0;
     for c in rg.columns() {
-        let (s, l) = c.byte_range();
+        let (s, l) = chunk_range(c);
         start = start.min(s);
-        end = end.max(s + l);
+        end = end.max(s.saturating_add(l));
     }
     (start.min(end), end)
+}
+
+/// A column chunk's start offset and length as the footer gives them (the parquet
+/// crate's `byte_range` panics on negative values; this clamps them to 0).
+fn chunk_range(c: &parquet::file::metadata::ColumnChunkMetaData) -> (u64, u64) {
+    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+    (start.max(0) as u64, c.compressed_size().max(0) as u64)
+}
+
+/// A parquet decoding error (so [`is_parquet_error`] sees damage, which makes a hub
+/// file be fetched again).
+fn damaged(msg: String) -> anyhow::Error {
+    anyhow::Error::new(ParquetError::General(msg))
+}
+
+/// The footer's column chunks must lie inside the file (`file_len` bytes): a damaged
+/// footer with negative or out-of-range offsets is an error here, before the parquet
+/// crate reads (and asserts on) them.
+fn check_footer(reader: &SerializedFileReader<File>, file_len: u64, source: &str) -> Result<()> {
+    let meta = reader.metadata();
+    for (g, rg) in meta.row_groups().iter().enumerate() {
+        if rg.num_rows() < 0 {
+            return Err(damaged(format!(
+                "{source}: row group {g} has {} rows in its footer: the file is damaged",
+                rg.num_rows()
+            )));
+        }
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let len = c.compressed_size();
+            let fits = start >= 0
+                && c.data_page_offset() >= 0
+                && len >= 0
+                && (start as u64)
+                    .checked_add(len as u64)
+                    .is_some_and(|end| end <= file_len);
+            if !fits {
+                return Err(damaged(format!(
+                    "{source}: the footer puts column {:?} of row group {g} at offset {start}, \
+                     {len} bytes, outside the file's {file_len} bytes: the file is damaged",
+                    c.column_path().string()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a call into the parquet decoder, turning a panic of the decoder (some damaged
+/// pages trip its internal assertions rather than return an error) into an error.
+fn decoder_call<T>(
+    f: impl FnOnce() -> std::result::Result<T, ParquetError>,
+) -> std::result::Result<T, ParquetError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(ParquetError::General(format!(
+            "the parquet decoder failed on damaged data ({what})"
+        )))
+    })
 }
 
 /// True when two footers describe the same row groups (rows and byte spans).
@@ -394,7 +459,13 @@ impl ParquetRows {
     pub fn open(path: &Path, columns: &[&str]) -> Result<Self> {
         let source = path.display().to_string();
         let file = File::open(path).with_context(|| format!("opening {source}"))?;
-        let reader = SerializedFileReader::new(file)
+        let file_len = file
+            .metadata()
+            .with_context(|| format!("reading {source}"))?
+            .len();
+        let reader = decoder_call(|| SerializedFileReader::new(file))
+            .with_context(|| format!("{source} is not a readable parquet file"))?;
+        check_footer(&reader, file_len, &source)
             .with_context(|| format!("{source} is not a readable parquet file"))?;
         Self::from_reader(reader, None, columns, source)
     }
@@ -418,6 +489,11 @@ impl ParquetRows {
         })
     }
 
+    /// What errors call the file: its path, or the hub file and its partial copy's path.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Total number of rows in the file (from its footer).
     pub fn total_rows(&self) -> u64 {
         self.reader.metadata().file_metadata().num_rows().max(0) as u64
@@ -428,10 +504,10 @@ impl ParquetRows {
             let (a, b) = row_group_span(self.reader.metadata().row_group(i));
             rf.ensure_range(a, b)?;
         }
-        let rows = (|| -> std::result::Result<Vec<Row>, ParquetError> {
+        let rows = decoder_call(|| -> std::result::Result<Vec<Row>, ParquetError> {
             let rg = self.reader.get_row_group(i)?;
             rg.get_row_iter(Some(self.proj.clone()))?.collect()
-        })();
+        });
         match rows {
             Ok(rows) => {
                 self.buf.extend(rows);
@@ -715,7 +791,8 @@ pub fn json_docs_from_file(path: &Path) -> Result<JsonLines<Box<dyn BufRead + Se
     let mut file = File::open(path).with_context(|| format!("opening {source}"))?;
     let mut magic = [0u8; 2];
     let gz = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    file.seek(SeekFrom::Start(0))?;
+    file.seek(SeekFrom::Start(0))
+        .with_context(|| format!("reading {source}"))?;
     let reader: Box<dyn BufRead + Send> = if gz {
         Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
             BufReader::new(file),
@@ -732,6 +809,14 @@ pub fn json_docs_from_file(path: &Path) -> Result<JsonLines<Box<dyn BufRead + Se
 impl DataCache {
     /// `f` if it is whole in the Hugging Face cache.
     pub fn cached_hub_file(&self, f: &HfFile) -> Option<PathBuf> {
+        // Only a plain name inside the repo is looked up (no `..`, no absolute path).
+        if hub::repo_path_problem(&f.path).is_some()
+            || f.revision
+                .as_deref()
+                .is_some_and(|r| hub::repo_path_problem(r).is_some())
+        {
+            return None;
+        }
         match &self.hub_cache {
             None => hub::cached_file(&f.repo, RepoKind::Dataset, f.revision.as_deref(), &f.path),
             Some(dir) => hf_hub::Cache::new(dir.clone())
@@ -746,6 +831,7 @@ impl DataCache {
 
     /// `f`, whole, from the Hugging Face cache or downloaded into it (unless offline).
     pub fn hub_dataset_file(&self, f: &HfFile) -> Result<PathBuf> {
+        hub::check_repo_path(&f.path, &format!("file of dataset {}", f.repo))?;
         if let Some(p) = self.cached_hub_file(f) {
             return Ok(p);
         }
@@ -821,6 +907,7 @@ impl DataCache {
         let url = f.url(&self.hf_endpoint);
         let what = f.to_string();
         let mut rf = RangeFile::open(self, &rel, &url, &what)?;
+        let source = format!("{what} (partial copy at {})", rf.path().display());
         let reader = match open_parquet_footer(&mut rf) {
             Err(e) if is_parquet_error(&e) && rf.offline() => {
                 return Err(rf.damaged_offline_error(e.context("its footer does not decode")))
@@ -833,7 +920,7 @@ impl DataCache {
             }
             other => other?,
         };
-        ParquetRows::from_reader(reader, Some(rf), columns, what)
+        ParquetRows::from_reader(reader, Some(rf), columns, source)
     }
 
     /// All rows (`text`) of a wikitext config and split, in order, e.g.
@@ -871,8 +958,8 @@ impl DataCache {
     /// English Wikipedia articles in dataset order, lazily (see [`DataCache::hub_parquet_rows`]).
     pub fn wikipedia_articles_iter(&self) -> Result<impl Iterator<Item = Result<Article>>> {
         let f = wikipedia_en_file();
-        let source = f.to_string();
         let rows = self.hub_parquet_rows(&f, &["id", "url", "title", "text"])?;
+        let source = rows.source().to_string();
         Ok(rows
             .enumerate()
             .map(move |(i, r)| article(&Fields::new(r?, i, &source))))
@@ -974,7 +1061,9 @@ fn open_parquet_footer(rf: &mut RangeFile) -> Result<SerializedFileReader<File>>
     }
     let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
     rf.ensure_tail(meta_len + 8)?;
-    Ok(SerializedFileReader::new(file)?)
+    let reader = decoder_call(|| SerializedFileReader::new(file))?;
+    check_footer(&reader, total, &rf.path().display().to_string())?;
+    Ok(reader)
 }
 
 /// C4 documents, shard after shard (see [`DataCache::c4_documents`]).
