@@ -184,6 +184,25 @@ fn read_data(
         })
 }
 
+/// An open safetensors file and where its data section starts.
+struct ShardFile<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    data_start: u64,
+}
+
+impl<'a> ShardFile<'a> {
+    fn open(path: &'a Path, data_start: u64) -> Result<Self> {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Ok(ShardFile {
+            file,
+            path,
+            data_start,
+        })
+    }
+}
+
 /// A reusable read buffer for tensors that are converted or moved on the way in, 8-byte
 /// aligned (`u64` storage) so a libtorch view of it is aligned for every dtype.
 #[derive(Default)]
@@ -211,15 +230,14 @@ impl Scratch {
 ///   that the allocator cannot reuse for the larger converted tensors (measured: 2.5 x
 ///   the files for float32 -> float64, against 2.0 x this way).
 fn read_tensor_into(
-    file: &mut std::fs::File,
-    path: &Path,
-    data_start: u64,
+    src: &mut ShardFile,
     name: &str,
     info: &TensorInfo,
-    device: Device,
-    dtype: Kind,
+    (device, dtype): (Device, Kind),
     scratch: &mut Scratch,
 ) -> Result<Tensor> {
+    let (path, data_start) = (src.path, src.data_start);
+    let file = &mut src.file;
     let kind = kind_of(info.dtype).with_context(|| format!("{}: tensor {name}", path.display()))?;
     let shape = info
         .shape
@@ -333,20 +351,10 @@ pub fn load_all(files: &[PathBuf], device: Device, dtype: Kind) -> Result<HashMa
             continue;
         }
         let header = read_header(path)?;
-        let mut file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut src = ShardFile::open(path, header.data_start)?;
         for (name, info) in &header.tensors {
             claim(name, i)?;
-            let t = read_tensor_into(
-                &mut file,
-                path,
-                header.data_start,
-                name,
-                info,
-                device,
-                dtype,
-                &mut scratch,
-            )?;
+            let t = read_tensor_into(&mut src, name, info, (device, dtype), &mut scratch)?;
             out.insert(name.clone(), t);
         }
     }
@@ -374,19 +382,9 @@ pub fn read_tensor(files: &[PathBuf], name: &str) -> Result<Tensor> {
         seen += header.tensors.len();
         for cand in candidates(name) {
             if let Some((n, info)) = header.tensors.iter().find(|(n, _)| *n == cand) {
-                let mut file = std::fs::File::open(path)
-                    .with_context(|| format!("opening {}", path.display()))?;
-                let mut scratch = Scratch::default();
-                return read_tensor_into(
-                    &mut file,
-                    path,
-                    header.data_start,
-                    n,
-                    info,
-                    Device::Cpu,
-                    kind_of(info.dtype)?,
-                    &mut scratch,
-                );
+                let mut src = ShardFile::open(path, header.data_start)?;
+                let stored = (Device::Cpu, kind_of(info.dtype)?);
+                return read_tensor_into(&mut src, n, info, stored, &mut Scratch::default());
             }
         }
     }
