@@ -284,6 +284,13 @@ impl Drop for Output {
     }
 }
 
+/// A list of numbers as `[a, b, …]` with `decimals` digits after the point, as the
+/// projects print coefficient and probability vectors.
+pub fn fmt_floats(v: &[f64], decimals: usize) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:.decimals$}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
 /// Format an integer with thousands separators: 124439808 -> "124,439,808".
 pub fn thousands(n: i64) -> String {
     let s = n.unsigned_abs().to_string();

@@ -23,7 +23,7 @@ use anyhow::Result;
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_vec_f32;
-use common::output::{thousands, Output};
+use common::output::{fmt_floats, thousands, Output};
 use common::plot::{cycle_color, rgb_f, Figure, LegendPos, Marker, Panel, Series, Style};
 use common::stats::{argmax, linspace, naive_softmax_f32, softmax, softmax_t, top_k};
 use common::{HookedModel, LogitsAt, RunOptions};
@@ -111,8 +111,8 @@ fn part1_softmax_by_hand(out: &mut Output) -> Result<()> {
     let library: Vec<f64> = f64s(&Vec::<f32>::try_from(
         Tensor::from_slice(&z.map(|x| x as f32)).softmax(0, Kind::Float),
     )?);
-    out.say(format!("manual : {}", fmt5(&manual)));
-    out.say(format!("library: {}", fmt5(&library)));
+    out.say(format!("manual : {}", fmt_floats(&manual, 5)));
+    out.say(format!("library: {}", fmt_floats(&library, 5)));
     let sum: f64 = manual.iter().sum();
     out.say(format!("sum of manual softmax = {sum}"));
 
@@ -415,16 +415,6 @@ fn part5_numerical_stability(
         out.figure(&fig, &format!("ch4_proj16_{file}"))?;
     }
     Ok(())
-}
-
-fn fmt5(v: &[f64]) -> String {
-    format!(
-        "[{}]",
-        v.iter()
-            .map(|x| format!("{x:.5}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 /// Roughly C's `%g`: up to six significant digits, trailing zeros dropped.

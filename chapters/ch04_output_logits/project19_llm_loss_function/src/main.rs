@@ -36,7 +36,7 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::{to_vec_f32, to_vec_f64};
-use common::output::{thousands, Output};
+use common::output::{fmt_floats, thousands, Output};
 use common::plot::{rgb_f, Colormap, Figure, LegendPos, Marker, Panel, Series, Style};
 use common::{HookedModel, LogitsAt, PaddingSide, RunOptions};
 use rand::{Rng, SeedableRng};
@@ -133,11 +133,11 @@ fn check_inputs(model: &HookedModel, text: &str, args: &Args) -> Result<usize> {
 /// target is minus the log-probability of that target. Returns the three losses.
 fn part1_manual_nll(out: &mut Output) -> Result<Vec<f64>> {
     out.say("## Part 1: negative log-likelihood by hand");
-    out.say(format!("logits: {}", fmt4(&TOY)));
+    out.say(format!("logits: {}", fmt_floats(&TOY, 4)));
     let exps: Vec<f64> = TOY.iter().map(|z| z.exp()).collect();
     let total: f64 = exps.iter().sum();
     let log_softmax: Vec<f64> = exps.iter().map(|e| (e / total).ln()).collect();
-    out.say(format!("log-softmax: {}", fmt4(&log_softmax)));
+    out.say(format!("log-softmax: {}", fmt_floats(&log_softmax, 4)));
     out.say(format!(
         "sum of exp(log-softmax) = {:.6}",
         log_softmax.iter().map(|l| l.exp()).sum::<f64>()
@@ -204,7 +204,7 @@ fn part2_library_nll(manual: &[f64], out: &mut Output) -> Result<()> {
         let l: Vec<f64> = (0..3)
             .map(|k| library_nll(&shifted, k))
             .collect::<Result<_>>()?;
-        out.say(format!("  c = {c:+}: losses {}", fmt4(&l)));
+        out.say(format!("  c = {c:+}: losses {}", fmt_floats(&l, 4)));
         for (k, v) in l.iter().enumerate() {
             shift_rows.push(vec![format!("{c}"), k.to_string(), format!("{v}")]);
         }
@@ -539,16 +539,6 @@ fn sorted_by(v: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
     idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
     idx
-}
-
-fn fmt4(v: &[f64]) -> String {
-    format!(
-        "[{}]",
-        v.iter()
-            .map(|x| format!("{x:.4}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ use common::cli::CommonArgs;
 use common::device::{describe, to_rows_f64, to_vec_f64};
 use common::ml::logistic::{ConfusionMatrix, LogisticL2};
 use common::ml::regression::{ols1, Ols};
-use common::output::{thousands, Output};
+use common::output::{fmt_floats, thousands, Output};
 use common::plot::{
     cycle_color, histogram_counts, rgb_f, Bins, Colormap, Figure, Heatmap, LegendPos, Marker,
     Panel, Rgb, Series, Style,
@@ -562,8 +562,8 @@ fn part4_logistic_regression(data: &LossData, out: &mut Output) -> Result<Logist
     let clf = LogisticL2::fit(x.view(), &data.flat_pos, 1.0)?;
     let w: Vec<f64> = clf.coef.column(0).to_vec();
     let b: Vec<f64> = clf.intercept.to_vec();
-    out.say(format!("intercepts: {}", fmt_list(&b)));
-    out.say(format!("coefficients: {}", fmt_list(&w)));
+    out.say(format!("intercepts: {}", fmt_floats(&b, 4)));
+    out.say(format!("coefficients: {}", fmt_floats(&w, 4)));
     out.say(format!(
         "sum of coefficients = {:.2e}, sum of intercepts = {:.2e} (both ~0: the softmax is \
          unchanged by a shift common to all classes, and the penalty picks the centred one)",
@@ -809,16 +809,6 @@ fn ticks(n: usize) -> Vec<(f64, String)> {
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn fmt_list(v: &[f64]) -> String {
-    format!(
-        "[{}]",
-        v.iter()
-            .map(|x| format!("{x:.4}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 #[cfg(test)]
