@@ -261,27 +261,205 @@ impl HubSettings {
                 self.cache_dir.display()
             );
         }
-        self.api()?
-            .repo(repo(id, kind, revision))
-            .get(filename)
-            .map_err(|e| {
-                let hint = match http_status(&e) {
-                    Some(401 | 403) => {
-                        " The hub refused access: the repo may be gated or private; set HF_TOKEN \
+        self.download(id, kind, revision, filename).map_err(|e| {
+            let hint = match e.status {
+                Some(401 | 403) => {
+                    " The hub refused access: the repo may be gated or private; set HF_TOKEN \
                          to a token that has access (huggingface.co/settings/tokens), or accept \
                          the repo's terms on its page."
-                    }
-                    Some(404) => " The hub has no such repo, revision or file: check the id.",
-                    _ => "",
-                };
-                anyhow!(
-                    "could not download {filename} of {id}{at} from {}: {e}.{hint} Check the id \
+                }
+                Some(404) => " The hub has no such repo, revision or file: check the id.",
+                _ => "",
+            };
+            anyhow!(
+                "could not download {filename} of {id}{at} from {}: {e}.{hint} Check the id \
                      and your network, or pass a local directory (files already in {} are used \
                      without network)",
-                    self.describe(),
-                    self.cache_dir.display()
-                )
+                self.describe(),
+                self.cache_dir.display()
+            )
+        })
+    }
+
+    /// An HTTP agent for the hub: timeouts, the proxy from the environment (not for
+    /// loopback URLs), redirects followed only when `follow` (the metadata request reads
+    /// the hub's own answer, before any redirect to a CDN).
+    fn agent(&self, url: &str, follow: bool) -> ureq::Agent {
+        let host = origin(url).split("://").nth(1).unwrap_or("");
+        let loopback =
+            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+        ureq::AgentBuilder::new()
+            .timeout_connect(std::time::Duration::from_secs(30))
+            .timeout_read(std::time::Duration::from_secs(120))
+            .redirects(if follow { 10 } else { 0 })
+            .user_agent(&format!("ml4llm-rs/{}", env!("CARGO_PKG_VERSION")))
+            .try_proxy_from_env(!loopback)
+            .build()
+    }
+
+    /// A GET of `url` with the token when `url` is on the hub's own host (never sent to
+    /// a CDN or another host a redirect leads to).
+    fn get(&self, url: &str, follow: bool) -> ureq::Request {
+        let req = self.agent(url, follow).get(url);
+        match &self.token {
+            Some(t) if origin(url) == origin(&self.endpoint) => {
+                req.set("Authorization", &format!("Bearer {t}"))
+            }
+            _ => req,
+        }
+    }
+
+    /// The hub's answer about `url` (see [`RemoteFile`]), following the hub's relative
+    /// redirects (a renamed repo) but reading the headers before a redirect elsewhere.
+    fn remote_file(&self, url: &str) -> std::result::Result<RemoteFile, DownloadError> {
+        let mut current = url.to_string();
+        let mut resp = self.get(&current, false).set("Range", "bytes=0-0").call()?;
+        for _ in 0..10 {
+            let relative = match resp.header("location") {
+                Some(l) if (300..400).contains(&resp.status()) && l.starts_with('/') => {
+                    l.to_string()
+                }
+                _ => break,
+            };
+            current = format!("{}{relative}", origin(&current));
+            resp = self.get(&current, false).set("Range", "bytes=0-0").call()?;
+        }
+        let header = |name: &str| resp.header(name).map(str::to_string);
+        let missing = |name: &str| {
+            DownloadError::new(format!(
+                "the hub's answer for {current} has no {name} header (is the endpoint a \
+                 Hugging Face hub or mirror?)"
+            ))
+        };
+        let commit =
+            commit_name(&header("x-repo-commit").ok_or_else(|| missing("X-Repo-Commit"))?)?;
+        let etag = blob_name(
+            &header("x-linked-etag")
+                .or_else(|| header("etag"))
+                .ok_or_else(|| missing("ETag"))?,
+        )?;
+        let (data_url, sized) = if (300..400).contains(&resp.status()) {
+            let to = header("location").ok_or_else(|| missing("Location"))?;
+            let r = self.get(&to, true).set("Range", "bytes=0-0").call()?;
+            (to, r)
+        } else {
+            (current.clone(), resp)
+        };
+        let size = sized
+            .header("content-range")
+            .and_then(|v| v.rsplit('/').next())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .or_else(|| {
+                (sized.status() == 200)
+                    .then(|| sized.header("content-length")?.trim().parse().ok())
+                    .flatten()
             })
+            .ok_or_else(|| missing("Content-Range"))?;
+        Ok(RemoteFile {
+            commit,
+            etag,
+            size,
+            url: data_url,
+        })
+    }
+
+    /// Download `filename` of a hub repo into the cache, in the layout `huggingface_hub`
+    /// writes: the bytes to `blobs/{etag}` (through a temporary file in that folder,
+    /// renamed once its length is checked), `snapshots/{commit}/{filename}` a relative
+    /// link to it, and `refs/{revision}` the commit. Every name joined to the cache is
+    /// checked first: the file name and revision by [`check_repo_path`], the commit and
+    /// ETag the hub sends by [`commit_name`] and [`blob_name`], so neither a hostile
+    /// mirror nor a hostile index writes outside the cache.
+    fn download(
+        &self,
+        id: &str,
+        kind: RepoKind,
+        revision: Option<&str>,
+        filename: &str,
+    ) -> std::result::Result<PathBuf, DownloadError> {
+        let io = |what: &str, p: &Path, e: std::io::Error| {
+            DownloadError::new(format!("{what} {}: {e}", p.display()))
+        };
+        let rev = revision.unwrap_or("main");
+        let url = match kind {
+            RepoKind::Model => self.hub_url(id, revision, filename),
+            RepoKind::Dataset => format!(
+                "{}/datasets/{id}/resolve/{}/{filename}",
+                self.endpoint,
+                rev.replace('/', "%2F")
+            ),
+        };
+        let remote = self.remote_file(&url)?;
+        let repo_dir = self.cache_dir.join(repo(id, kind, revision).folder_name());
+        let blobs = repo_dir.join("blobs");
+        let blob = blobs.join(&remote.etag);
+        let have = std::fs::metadata(&blob).ok().map(|m| m.len());
+        if have != Some(remote.size) {
+            std::fs::create_dir_all(&blobs).map_err(|e| io("creating", &blobs, e))?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(&format!("{}.", remote.etag))
+                .suffix(".incomplete")
+                .tempfile_in(&blobs)
+                .map_err(|e| io("creating a temporary file in", &blobs, e))?;
+            let resp = self.get(&remote.url, true).call()?;
+            let bar = if self.progress {
+                let pb = indicatif::ProgressBar::new(remote.size);
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg:<24} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, ~{eta} left)",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                pb.set_message(filename.to_string());
+                pb
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            use std::io::Read;
+            let mut reader = bar.wrap_read(resp.into_reader().take(remote.size.saturating_add(1)));
+            let got = std::io::copy(&mut reader, tmp.as_file_mut())
+                .map_err(|e| DownloadError::new(format!("the download was cut off ({e})")))?;
+            bar.finish_and_clear();
+            if got != remote.size {
+                return Err(DownloadError::new(format!(
+                    "incomplete download: {got} of {} bytes arrived",
+                    remote.size
+                )));
+            }
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| io("writing", tmp.path(), e))?;
+            tmp.persist(&blob)
+                .map_err(|e| io("moving the download into place as", &blob, e.error))?;
+        }
+        let pointer = repo_dir
+            .join("snapshots")
+            .join(&remote.commit)
+            .join(filename);
+        let folder = pointer.parent().unwrap_or(&repo_dir).to_path_buf();
+        std::fs::create_dir_all(&folder).map_err(|e| io("creating", &folder, e))?;
+        // snapshots/{commit}/{a/b/file} -> ../../(../..)blobs/{etag}
+        let ups = 2 + filename.matches('/').count();
+        let target = PathBuf::from("../".repeat(ups))
+            .join("blobs")
+            .join(&remote.etag);
+        let _ = std::fs::remove_file(&pointer);
+        #[cfg(unix)]
+        let linked = std::os::unix::fs::symlink(&target, &pointer).is_ok();
+        #[cfg(not(unix))]
+        let linked = false;
+        if !linked {
+            std::fs::copy(&blob, &pointer).map_err(|e| io("copying into", &pointer, e))?;
+        }
+        if rev != remote.commit {
+            let r = repo_dir.join("refs").join(rev);
+            if let Some(dir) = r.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))?;
+            }
+            std::fs::write(&r, &remote.commit).map_err(|e| io("writing", &r, e))?;
+        }
+        Ok(pointer)
     }
 
     /// The list of files in a hub model repo at `revision` (one request), or `None` when
@@ -371,16 +549,93 @@ impl HubSettings {
     }
 }
 
-/// The HTTP status of a failed hub request, if the server answered.
-fn http_status(e: &hf_hub::api::sync::ApiError) -> Option<u16> {
-    use hf_hub::api::sync::ApiError;
-    match e {
-        ApiError::RequestError(r) => match r.as_ref() {
-            ureq::Error::Status(code, _) => Some(*code),
-            _ => None,
-        },
-        ApiError::TooManyRetries(inner) => http_status(inner),
-        _ => None,
+/// A failed download: what went wrong, and the HTTP status when the hub answered one.
+#[derive(Debug)]
+struct DownloadError {
+    status: Option<u16>,
+    message: String,
+}
+
+impl std::fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl DownloadError {
+    fn new(message: impl Into<String>) -> Self {
+        DownloadError {
+            status: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ureq::Error> for DownloadError {
+    fn from(e: ureq::Error) -> Self {
+        match e {
+            ureq::Error::Status(code, r) => DownloadError {
+                status: Some(code),
+                message: format!("{} answered HTTP {code} {}", r.get_url(), r.status_text()),
+            },
+            other => DownloadError::new(format!("request error: {other}")),
+        }
+    }
+}
+
+/// What the hub says about a file before it is downloaded (the answer to a one-byte
+/// range request, as `huggingface_hub` and `hf-hub` ask): the commit it belongs to
+/// (`X-Repo-Commit`, the snapshot folder's name), its ETag (`X-Linked-Etag` or `ETag`,
+/// the blob's file name), its size, and where its bytes are (a CDN the hub redirects
+/// to, or the same URL).
+struct RemoteFile {
+    commit: String,
+    etag: String,
+    size: u64,
+    url: String,
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after + i);
+    &url[..end]
+}
+
+/// The ETag as a blob file name: `W/` and quotes dropped, as `huggingface_hub` does.
+/// Only letters, digits and `-_.+=` are accepted (the hub sends hex digests), so a
+/// header cannot name a path outside the cache.
+fn blob_name(etag: &str) -> std::result::Result<String, DownloadError> {
+    let e = etag.trim();
+    let e = e.strip_prefix("W/").unwrap_or(e).replace('"', "");
+    let plain = !e.is_empty()
+        && e.len() <= 256
+        && !e.starts_with('.')
+        && e.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+=".contains(&b));
+    if !plain {
+        return Err(DownloadError::new(format!(
+            "the hub's ETag header {etag:?} is not a plain file name (letters, digits, -_.+=), \
+             and it names the file written in the cache's blobs folder: refusing it (a \
+             damaged or hostile mirror?)"
+        )));
+    }
+    Ok(e)
+}
+
+/// A commit hash from `X-Repo-Commit`: 40 hex digits (it names the snapshot folder).
+fn commit_name(commit: &str) -> std::result::Result<String, DownloadError> {
+    let c = commit.trim();
+    if c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(c.to_string())
+    } else {
+        Err(DownloadError::new(format!(
+            "the hub's X-Repo-Commit header {commit:?} is not a commit hash (40 hex digits), \
+             and it names the cache's snapshot folder: refusing it (a damaged or hostile \
+             mirror?)"
+        )))
     }
 }
 

@@ -636,8 +636,11 @@ fn safetensors_header_mutations() {
 // ---------------------------------------------------------------------------------------
 // Index files.
 
-/// Model `name` as two shards and an index, in `dir`.
-fn write_sharded(name: &str, dir: &Path) -> (Vec<(String, Vec<u8>)>, Map<String, Value>) {
+/// Files by name, with their bytes.
+type NamedFiles = Vec<(String, Vec<u8>)>;
+
+/// Model `name` as two shards and an index, in `dir`: the shards and the weight map.
+fn write_sharded(name: &str, dir: &Path) -> (NamedFiles, Map<String, Value>) {
     let original = std::fs::read(model_dir(name).join("model.safetensors")).unwrap();
     let parts = split_safetensors(&original);
     let mut tensors: Vec<(String, Value)> = parts

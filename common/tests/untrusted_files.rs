@@ -506,3 +506,105 @@ fn dataset_file_names_must_stay_in_the_repo() {
         "{msg}"
     );
 }
+
+/// The routes of a one-file model repo whose answers carry `commit` as X-Repo-Commit
+/// and `etag` as ETag, as a hostile mirror could send them.
+fn hostile_header_routes(commit: &str, etag: &str) -> Vec<testserver::Route> {
+    let config = std::fs::read(model_dir("tiny-gpt2").join("config.json")).unwrap();
+    vec![
+        testserver::Route::ok(&format!("/{REPO}/resolve/main/config.json"), config)
+            .header("X-Repo-Commit", commit)
+            .header("ETag", etag)
+            .ranges(),
+    ]
+}
+
+#[test]
+fn hub_headers_that_name_paths_outside_the_cache_are_refused() {
+    // The X-Repo-Commit header names the snapshot folder and the ETag the blob file.
+    // Before: hf-hub joined both to the cache folder as they came, so a mirror could
+    // write a file anywhere (here: beside the cache).
+    let good_commit = COMMIT;
+    let cases = [
+        (good_commit, "\"../../../../escaped-blob\"", "ETag"),
+        (good_commit, "\"/tmp/escaped-blob\"", "ETag"),
+        (good_commit, "\"a/b\"", "ETag"),
+        (good_commit, "\"\"", "ETag"),
+        (
+            "../../../../escaped-snapshot",
+            "\"0123abcd\"",
+            "X-Repo-Commit",
+        ),
+        ("/tmp/x", "\"0123abcd\"", "X-Repo-Commit"),
+        ("main", "\"0123abcd\"", "X-Repo-Commit"),
+    ];
+    for (commit, etag, names) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let srv = TestServer::start(hostile_header_routes(commit, etag));
+        let cache = tmp.path().join("a/b/c/hub");
+        let s = HubSettings::new(&cache, &srv.base);
+        let msg = match s.hub_file(REPO, common::hub::RepoKind::Model, None, "config.json") {
+            Ok(p) => format!("accepted: {}", p.display()),
+            Err(e) => format!("{e:#}"),
+        };
+        let outside: Vec<PathBuf> = files_under(tmp.path())
+            .into_iter()
+            .filter(|p| !p.starts_with("a/b/c/hub"))
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "{commit} {etag}: written outside the cache: {outside:?}"
+        );
+        assert!(
+            msg.contains(names) && msg.contains("config.json") && !msg.starts_with("accepted"),
+            "{commit} {etag}: {msg}"
+        );
+    }
+    // A weak ETag (W/"…") of a plain name is fine.
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(hostile_header_routes(COMMIT, "W/\"0123abcd\""));
+    let cache = tmp.path().join("hub");
+    let p = HubSettings::new(&cache, &srv.base)
+        .hub_file(REPO, common::hub::RepoKind::Model, None, "config.json")
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        std::fs::read(model_dir("tiny-gpt2").join("config.json")).unwrap()
+    );
+    let blob = cache.join("models--ml4llm-test--tiny-gpt2-sharded/blobs/0123abcd");
+    assert!(blob.is_file(), "{}", blob.display());
+}
+
+#[test]
+fn a_redirect_to_a_cdn_takes_the_commit_and_etag_from_the_hub() {
+    // huggingface.co answers a large file with 302 to its CDN; the commit and ETag are
+    // on the hub's answer, the bytes (and their size) at the CDN.
+    let config = std::fs::read(model_dir("tiny-gpt2").join("config.json")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // The CDN's URL must be absolute, so the port is only known once the server runs:
+    // a first server serves the CDN route, a second the hub route redirecting to it.
+    let cdn = TestServer::start(vec![testserver::Route::ok("/cdn/blob", config.clone())
+        .header("ETag", "\"cdn-etag-not-used\"")
+        .ranges()]);
+    let hub = TestServer::start(vec![testserver::Route::ok(
+        &format!("/{REPO}/resolve/main/config.json"),
+        Vec::new(),
+    )
+    .status(302)
+    .header("Location", &format!("{}/cdn/blob", cdn.base))
+    .header("X-Repo-Commit", COMMIT)
+    .header("X-Linked-Etag", "\"abc123\"")]);
+    let cache = tmp.path().join("hub");
+    let p = HubSettings::new(&cache, &hub.base)
+        .hub_file(REPO, common::hub::RepoKind::Model, None, "config.json")
+        .unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), config);
+    let repo = cache.join("models--ml4llm-test--tiny-gpt2-sharded");
+    assert_eq!(p, repo.join("snapshots").join(COMMIT).join("config.json"));
+    assert!(repo.join("blobs/abc123").is_file());
+    assert_eq!(
+        std::fs::read_to_string(repo.join("refs/main")).unwrap(),
+        COMMIT
+    );
+    assert!(cdn.hits("/cdn/blob") >= 1);
+}
