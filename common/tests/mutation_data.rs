@@ -528,6 +528,15 @@ fn partial_copies_damaged_offline() {
         };
         let path = place_partial(&c, &f, &bad, total);
         let name = path.display().to_string();
+        // now and then a damaged sidecar (what the copy holds)
+        let how = if rng.random_bool(0.1) {
+            let sidecar = format!("{}.range.json", path.display());
+            let (h, b) = damage(&mut rng, &std::fs::read(&sidecar).unwrap());
+            std::fs::write(&sidecar, b).unwrap();
+            format!("{how}, sidecar {h}")
+        } else {
+            how
+        };
         let what = format!("{} #{i} {how}", f.path);
         if wikipedia {
             tally.run(&what, &name, || c.wikipedia_articles(100).map(|a| a.len()));
