@@ -49,6 +49,7 @@ pub mod gpt_neo;
 pub mod gpt_neox;
 mod layers;
 mod loss;
+pub mod hidden;
 pub mod weights;
 
 use crate::hooks::{ActivationCache, Hook, HookRun, Names};

@@ -1,7 +1,7 @@
 //! Figure helpers of project 24: layer tick labels, the plasma colour of a layer, heatmaps
 //! drawn with matplotlib's `origin='lower'`, and the layer colorbar of Part 5.
 
-use crate::hidden::layer_label;
+use common::model::hidden::layer_label;
 use common::plot::{rainbow, Colormap, Heatmap, Panel, Rgb, Series};
 
 /// x ticks at hidden states `from, from + step, ...` labelled `Emb`, `L0`, ...

@@ -1,51 +1,10 @@
-//! The plumbing of project 24: the hidden states as `transformers` reports them
-//! (`output_hidden_states=True`), read from the hook points, and the small helpers the
-//! parts share (layer labels, integer linspace, descriptive statistics, jitter).
+//! The small helpers project 24's parts share (integer linspace, descriptive statistics,
+//! jitter). The hidden states themselves come from `common::model::hidden`.
 
 use anyhow::{ensure, Result};
-use common::hooks::ActivationCache;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
-use tch::{Device, Kind, Tensor};
-
-/// The hook points that hold the `n_layers + 1` hidden states of a decoder, in order:
-/// - `H[0]` = `blocks.0.hook_resid_pre` (token + position embedding: the first block's input),
-/// - `H[k]` = `blocks.{k-1}.hook_resid_post` for `k = 1 .. n_layers - 1`,
-/// - `H[n_layers]` = `ln_final.hook_normalized`: the final layer norm applied to the last
-///   block's output. That is how `transformers` reports the last hidden state, so the
-///   last block's raw output (`blocks.{n_layers-1}.hook_resid_post`) is not one of them.
-///
-/// Only these are cached: nothing else of the forward pass is kept.
-pub fn hidden_state_names(n_layers: usize) -> Vec<String> {
-    let mut names = vec!["blocks.0.hook_resid_pre".to_string()];
-    names.extend((0..n_layers.saturating_sub(1)).map(|l| format!("blocks.{l}.hook_resid_post")));
-    names.push("ln_final.hook_normalized".to_string());
-    names
-}
-
-/// Take the hidden states out of a run's cache, in order: `n_layers + 1` tensors
-/// `[batch, pos, d_model]` on the CPU in float32.
-pub fn take_hidden_states(cache: &mut ActivationCache, n_layers: usize) -> Result<Vec<Tensor>> {
-    hidden_state_names(n_layers)
-        .iter()
-        .map(|name| {
-            let t = match cache.remove(name) {
-                Some(t) => t,
-                None => cache.get(name)?.shallow_clone(), // the error names what is there
-            };
-            Ok(t.to_device(Device::Cpu).to_kind(Kind::Float))
-        })
-        .collect()
-}
-
-/// The tick label of hidden state `k`: `Emb` for the embeddings, `L{k-1}` after block `k-1`.
-pub fn layer_label(k: usize) -> String {
-    if k == 0 {
-        "Emb".to_string()
-    } else {
-        format!("L{}", k - 1)
-    }
-}
+use tch::{Kind, Tensor};
 
 /// `n` evenly spaced values from `a` to `b` inclusive, truncated toward zero to integers
 /// (`np.linspace(a, b, n).astype(int)`).
@@ -151,19 +110,6 @@ mod tests {
         assert!(common::stats::upper_triangle_indices(25)
             .iter()
             .all(|&(i, j)| i < j));
-    }
-
-    #[test]
-    fn hidden_state_names_follow_transformers() {
-        let n = hidden_state_names(24);
-        assert_eq!(n.len(), 25);
-        assert_eq!(n[0], "blocks.0.hook_resid_pre");
-        assert_eq!(n[1], "blocks.0.hook_resid_post");
-        assert_eq!(n[23], "blocks.22.hook_resid_post");
-        assert_eq!(n[24], "ln_final.hook_normalized");
-        assert_eq!(layer_label(0), "Emb");
-        assert_eq!(layer_label(1), "L0");
-        assert_eq!(layer_label(24), "L23");
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod quick_text;
 use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::model::hidden::layer_label;
 use common::output::{thousands, Output};
 use common::plot::{
     cycle_color, rainbow, scatter_size_px, Colormap, Figure, Heatmap, Marker, Panel, Series, Style,
@@ -46,10 +47,7 @@ use common::plot::{
 use common::stats::upper_triangle_indices;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use figures::{fmt_list, layer_colorbar, layer_ticks, lower_heatmap, plasma, token_ticks};
-use hidden::{
-    cosine_rows, hidden_state_names, int_linspace, jittered, layer_label, row_stats, shape,
-    take_hidden_states, values,
-};
+use hidden::{cosine_rows, int_linspace, jittered, row_stats, shape, values};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::HashSet;
@@ -229,7 +227,7 @@ fn hidden_states_of(
     batch: &common::Batch,
     logits: LogitsAt,
 ) -> Result<(Option<Tensor>, Vec<Tensor>)> {
-    let names = hidden_state_names(model.cfg.n_layers);
+    let names = model.hidden_state_names();
     let mut run = model.run(
         batch,
         &RunOptions::default()
@@ -237,7 +235,11 @@ fn hidden_states_of(
             .logits(logits)
             .cache_on(tch::Device::Cpu),
     )?;
-    let h = take_hidden_states(&mut run.cache, model.cfg.n_layers)?;
+    let h: Vec<Tensor> = model
+        .take_hidden_states(&mut run.cache)?
+        .into_iter()
+        .map(|t| t.to_device(tch::Device::Cpu).to_kind(tch::Kind::Float))
+        .collect();
     Ok((run.logits, h))
 }
 

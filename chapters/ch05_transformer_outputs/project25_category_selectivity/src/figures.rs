@@ -4,7 +4,7 @@
 //! tick positions for `Heatmap`, and a horizontal colorbar; until then the image is drawn
 //! here from bars, and part 6's colorbars stand at the right of each panel.)
 
-use crate::hidden::layer_label;
+use common::model::hidden::layer_label;
 use common::plot::{rainbow, Panel, Rgb, Series, Style};
 
 /// The colour of `v` in an `levels`-colour rainbow over `[0, vmax]` (matplotlib's

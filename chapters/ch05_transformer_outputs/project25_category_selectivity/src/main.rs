@@ -31,18 +31,17 @@
 //! random weights and mean nothing.
 
 mod figures;
-mod hidden;
 mod quick_text;
 mod similarity;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::model::hidden::layer_label;
 use common::output::{thousands, Output};
 use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Series, Style};
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use figures::{density_curve, discrete_colorbar, discrete_image, layer_ticks};
-use hidden::{hidden_state_names, layer_label, take_hidden_states};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -339,15 +338,19 @@ fn part1_hidden_states(
         &seqs[0][..4]
     ));
     let batch = model.batch_from_ids(&seqs, PaddingSide::Right)?;
-    let n_layers = model.cfg.n_layers;
     let mut run = model.run(
         &batch,
         &RunOptions::default()
-            .cache(Names::list(&hidden_state_names(n_layers)))
+            .cache(Names::list(&model.hidden_state_names()))
             .logits(LogitsAt::Last)
             .cache_on(tch::Device::Cpu),
     )?;
-    let h = take_hidden_states(&mut run.cache, n_layers)?;
+    // on the CPU already (cache_on); float32 whatever the model's dtype
+    let h: Vec<Tensor> = model
+        .take_hidden_states(&mut run.cache)?
+        .into_iter()
+        .map(|t| t.to_kind(Kind::Float))
+        .collect();
     let logits = run.logits.context("no logits")?.to_device(tch::Device::Cpu);
     out.say(format!(
         "{} hidden states of shape {:?}; logits only at the last position: {:?} (not {} x 5)",
@@ -775,8 +778,7 @@ fn part5_within_across_words(
     out: &mut Output,
 ) -> Result<Vec<Tensor>> {
     out.say("\n## Part 5: within- and across-word similarities");
-    let n_layers = model.cfg.n_layers;
-    let names = hidden_state_names(n_layers);
+    let names = model.hidden_state_names();
     let per_batch = (max_batch_tokens / seqs[0].len()).max(1);
     let passes = seqs.len().div_ceil(per_batch);
     let t0 = std::time::Instant::now();
