@@ -182,7 +182,12 @@ impl Pca {
         let denom = (n - 1) as f64;
         let ev: Array1<f64> = s.mapv(|v| v * v / denom);
         let total: f64 = ev.sum();
-        if total <= 0.0 {
+        // Identical rows whose mean does not round back to the values (0.1·j − 0.3)
+        // leave centring residue of a few ulps: count a spread below 1e-12 of the data's
+        // scale (largest singular value against the data's norm) as none.
+        let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs())) * (n as f64).sqrt();
+        let largest = s.iter().cloned().fold(0.0f64, f64::max);
+        if total <= 0.0 || largest <= 1e-12 * scale {
             bail!(
                 "PCA input has zero variance: every row is identical, so there is no \
                  direction to keep (a classifier on it can only predict the majority class)"

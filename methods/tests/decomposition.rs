@@ -716,3 +716,15 @@ fn large_pca_runs_in_seconds() {
     assert_eq!(ed + 1, p.n_components);
     assert!(t_pca.as_secs_f64() < 20.0 && t_ed.as_secs_f64() < 10.0);
 }
+
+/// Identical rows whose column mean does not round back to the values still count as
+/// having no variance (they used to give components of variance ~1e-32).
+#[test]
+fn identical_rows_with_rounding_residue_have_no_variance() {
+    let row: Vec<f64> = (0..8).map(|j| 0.1 * j as f64 - 0.3).collect();
+    let x = ndarray::Array2::from_shape_fn((7, 8), |(_, j)| row[j]);
+    let e = methods::decomposition::Pca::fit(x.view(), methods::decomposition::NComponents::All)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("zero variance"), "{e}");
+}
