@@ -55,8 +55,21 @@ pub struct CommonArgs {
 
 /// The tiny randomly initialised GPT-2 that `--quick` runs use.
 pub fn tiny_gpt2() -> String {
+    tiny_model("tiny-gpt2")
+}
+
+/// The tiny randomly initialised RoBERTa with its masked-LM head (2 layers, d 16,
+/// byte-level BPE of 320 tokens) that `--quick` runs of masked-LM projects use.
+pub fn tiny_roberta() -> String {
+    tiny_model("tiny-roberta")
+}
+
+/// The folder of one of the tiny test models in `assets/models/` (`tiny-gpt2`,
+/// `tiny-bert`, `tiny-roberta`, `tiny-gpt-neo`, `tiny-gpt-neox`, ...).
+pub fn tiny_model(name: &str) -> String {
     crate::assets_dir()
-        .join("models/tiny-gpt2")
+        .join("models")
+        .join(name)
         .display()
         .to_string()
 }

@@ -144,16 +144,6 @@ struct Contender {
     evaluated: bool,
 }
 
-/// The tiny random RoBERTa in assets/ (vocabulary of 320 byte-level BPE tokens).
-/// Belongs in common: a `cli::tiny_roberta()` beside `cli::tiny_gpt2()`, and an
-/// `other_model_or` that takes the `--quick` stand-in (it always gives the tiny GPT-2).
-fn tiny_roberta() -> String {
-    common::assets_dir()
-        .join("models/tiny-roberta")
-        .display()
-        .to_string()
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     args.common.init()?;
@@ -225,7 +215,7 @@ fn model_ids(args: &Args) -> Vec<String> {
     let c = &args.common;
     let roberta = |flag: Option<&str>, default: &str| match (flag, c.quick) {
         (Some(m), _) => m.to_string(),
-        (None, true) => tiny_roberta(),
+        (None, true) => common::cli::tiny_roberta(),
         (None, false) => default.to_string(),
     };
     vec![

@@ -2,9 +2,8 @@
 //! state, the MLM head as a lens on any of them, and the two small methods (OLS on √k,
 //! min–max scaling).
 //!
-//! belongs in common:
-//! - `Tokenizer::mask_token` and `require_mlm` (project 23 has its own copies in its
-//!   `mlm.rs`);
+//! The mask token and the masked-LM check come from `common::mlm`. Still here, and
+//! belonging in common:
 //! - `encode_masked`: transformers' RoBERTa tokenizers always give `<mask>` lstrip=True
 //!   (the mask absorbs the space before it). The real roberta-large tokenizer.json
 //!   declares it, but assets/models/tiny-roberta/tokenizer.json (and the stand-in of
@@ -13,76 +12,15 @@
 //!   scripts/make_fixtures.py (declare lstrip) or in `Tokenizer` itself;
 //! - `hidden_states` (transformers' `output_hidden_states=True` for an encoder: the
 //!   embedding layer norm and every block's `hook_normalized_resid_post`, stacked);
-//! - `cli::tiny_roberta()` beside `cli::tiny_gpt2()` (project 22 has a copy).
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use common::ml::regression::ols1;
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use ndarray::Array1;
 use tch::{Device, Kind, Tensor};
 
-/// The tiny random RoBERTa (2 layers, d 16, byte-level BPE of 320 tokens) in assets/.
-pub fn tiny_roberta() -> String {
-    common::assets_dir()
-        .join("models/tiny-roberta")
-        .display()
-        .to_string()
-}
-
-/// A tokenizer's mask token.
-#[derive(Debug, Clone)]
-pub struct MaskToken {
-    pub text: String,
-    pub id: u32,
-}
-
-/// The mask token of a RoBERTa (`<mask>`) or BERT (`[MASK]`) tokenizer, checked to be
-/// recognised in running text.
-pub fn mask_token(tok: &Tokenizer) -> Result<MaskToken> {
-    for text in ["<mask>", "[MASK]"] {
-        if let Some(id) = tok.token_to_id(text) {
-            if !tok.encode(&format!("a {text} b"))?.contains(&id) {
-                bail!(
-                    "tokenizer {}: {text:?} is in the vocabulary (id {id}) but not declared a \
-                     special token, so the text {text:?} does not encode to it",
-                    tok.name()
-                );
-            }
-            return Ok(MaskToken {
-                text: text.into(),
-                id,
-            });
-        }
-    }
-    bail!(
-        "tokenizer {} has no mask token (<mask> or [MASK]): the logit lens of this project \
-         reads a masked language model",
-        tok.name()
-    )
-}
-
-/// An error unless `model` is an encoder with its masked-LM head (the lens *is* that head).
-pub fn require_mlm(model: &HookedModel) -> Result<()> {
-    if !model.cfg.arch.is_encoder() {
-        bail!(
-            "{} is a {:?} decoder: this project masks a word and reads the masked-LM head of \
-             every layer, so it needs a masked language model (RoBERTa or BERT with its MLM \
-             head), e.g. --model roberta-base",
-            model.id,
-            model.cfg.arch
-        );
-    }
-    if !model.has_lm_head() {
-        bail!(
-            "{} is a bare encoder without its masked-LM head (a sentence-transformers \
-             checkpoint?): the logit lens applies that head to every layer, e.g. --model \
-             roberta-base",
-            model.id
-        );
-    }
-    Ok(())
-}
+pub use common::mlm::{mask_token, require_mlm, MaskToken};
 
 /// Token ids of `text` with the special tokens (`<s> … </s>`), the mask token absorbing
 /// the whitespace before it, as transformers' RoBERTa tokenizer does (`lstrip=True`):
@@ -250,9 +188,10 @@ mod tests {
 
     #[test]
     fn mask_absorbs_the_space_before_it() {
-        let tok =
-            Tokenizer::from_file(&std::path::Path::new(&tiny_roberta()).join("tokenizer.json"))
-                .unwrap();
+        let tok = Tokenizer::from_file(
+            &std::path::Path::new(&common::cli::tiny_roberta()).join("tokenizer.json"),
+        )
+        .unwrap();
         let mask = mask_token(&tok).unwrap();
         assert_eq!((mask.text.as_str(), mask.id), ("<mask>", 4));
         let plain = encode_masked(&tok, "is the way you", &mask).unwrap();

@@ -96,7 +96,7 @@ fn main() -> Result<()> {
     // a mask token), and the sentences tokenised, before anything is written.
     let id = match (&c.model, c.quick) {
         (Some(m), _) => m.clone(),
-        (None, true) => lens::tiny_roberta(),
+        (None, true) => common::cli::tiny_roberta(),
         (None, false) => DEFAULT_MODEL.to_string(),
     };
     c.resolve_models(&[&id])?;
