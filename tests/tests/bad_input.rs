@@ -1,8 +1,8 @@
 //! The bad-input table: one real project binary per case, each asked to do something it
 //! cannot, must stop with a non-zero exit code (an error, not a panic), a message that
 //! names the problem, and the output folder of an earlier run left byte for byte as it
-//! was. Cases no project of chapters 2-4 can be given (a layer or head index, text fed
-//! to a model's context) are checked through `common`'s API in `library_cases`.
+//! was. Cases no project binary can be given yet (a head index, text fed to a model's
+//! context) are checked through `common`'s API in `library_cases`.
 //!
 //! Run `cargo test -p workspace_tests -- --nocapture` to see the table (case, exit
 //! code, first line of the message).
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 const P01: &str = "project01_tokenization_schemes";
 const P03: &str = "project03_token_length_frequencies";
 const P16: &str = "project16_softmax_distributions";
+const P33: &str = "project33_qkv_weights";
 /// A run that takes longer than this is a failure (a quick run takes seconds).
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -69,6 +70,8 @@ fn binaries() -> &'static Path {
                 P03,
                 "-p",
                 P16,
+                "-p",
+                P33,
             ])
             .status()
             .unwrap_or_else(|e| panic!("running {cargo} build: {e}"));
@@ -317,6 +320,12 @@ fn bad_input_table() {
             P03,
             &["--quick", "--paragraph", &path(&empty_file)],
             &["paragraph", "is empty"],
+        ),
+        case(
+            "layer index out of range",
+            P33,
+            &["--quick", "--device", "cpu", "--layer", "3"],
+            &["--layer 3 is out of range", "has 3 blocks"],
         ),
     ];
     if tch::Cuda::is_available() {
