@@ -55,6 +55,9 @@ pub enum Colormap {
     Reds,
     /// Cyan -> magenta (matplotlib's `cool`: r = t, g = 1 - t, b = 1).
     Cool,
+    /// White -> yellow -> orange -> black (matplotlib's `afmhot_r`: `afmhot` at `1 - t`,
+    /// where `afmhot(x)` is r = 2x, g = 2x - 1/2, b = 2x - 1, each clipped to 0..1).
+    AfmHotR,
 }
 
 impl Colormap {
@@ -69,6 +72,10 @@ impl Colormap {
             Colormap::RdBu => sample_even(&RDBU_R, t),
             Colormap::Reds => sample_even(&REDS, t),
             Colormap::Cool => rgb_f(t, 1.0 - t, 1.0),
+            Colormap::AfmHotR => {
+                let x = 1.0 - t;
+                rgb_f(2.0 * x, 2.0 * x - 0.5, 2.0 * x - 1.0)
+            }
         }
     }
 }

@@ -77,6 +77,11 @@ fn colormap_endpoints() {
     assert!(near(Colormap::Magma.color(1.0), (252, 253, 191)));
     assert!(near(Colormap::Plasma.color(0.0), (13, 8, 135)));
     assert_eq!(Colormap::Gray.color(1.0), (255, 255, 255));
+    // afmhot_r: afmhot(x) = (2x, 2x - 1/2, 2x - 1) clipped, at x = 1 - t
+    assert_eq!(Colormap::AfmHotR.color(0.0), (255, 255, 255));
+    assert_eq!(Colormap::AfmHotR.color(0.25), (255, 255, 128));
+    assert_eq!(Colormap::AfmHotR.color(0.75), (128, 0, 0));
+    assert_eq!(Colormap::AfmHotR.color(1.0), (0, 0, 0));
     let (lo, mid, hi) = (
         Colormap::RdBu.color(0.0),
         Colormap::RdBu.color(0.5),
