@@ -2,7 +2,7 @@
 //! temporary folder, check that its figures are real images, read its CSVs.
 
 use anyhow::{bail, Context, Result};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -128,6 +128,64 @@ pub fn figure_series(path: &Path) -> Result<FigureSeries> {
             .push((xv, yv));
     }
     Ok(out)
+}
+
+/// The heatmaps of a figure's CSV (written by [`crate::plot::Figure::write_csv`], e.g.
+/// through [`crate::output::Output::figure`]): panel name -> matrix `[row][column]`, rows
+/// as stored (row 0 = the first row of the heatmap's values, drawn at the top). Only
+/// `kind=heatmap` rows are read (`x` = column, `y` = row, `extra` = value); panels
+/// without a heatmap are absent. An error, naming the file and panel, when the header is
+/// not the figure-CSV header, a coordinate or value does not parse, a cell appears twice,
+/// or the cells of a panel do not fill a full rectangle.
+pub fn figure_heatmaps(path: &Path) -> Result<BTreeMap<String, Vec<Vec<f64>>>> {
+    let (header, rows) = read_csv(path)?;
+    if header != crate::plot::FIGURE_CSV_COLUMNS {
+        bail!(
+            "{} has columns {header:?}, expected the figure columns {:?}",
+            path.display(),
+            crate::plot::FIGURE_CSV_COLUMNS
+        );
+    }
+    let mut cells: BTreeMap<String, BTreeMap<(usize, usize), f64>> = BTreeMap::new();
+    for (n, r) in rows.iter().enumerate().filter(|(_, r)| r[2] == "heatmap") {
+        let what = || format!("{} data row {} ({r:?})", path.display(), n + 1);
+        let col: usize = r[3]
+            .parse()
+            .with_context(|| format!("{}: x is not a column index", what()))?;
+        let row: usize = r[4]
+            .parse()
+            .with_context(|| format!("{}: y is not a row index", what()))?;
+        let v: f64 = r[5]
+            .parse()
+            .with_context(|| format!("{}: extra is not a number", what()))?;
+        if cells
+            .entry(r[0].clone())
+            .or_default()
+            .insert((row, col), v)
+            .is_some()
+        {
+            bail!("{}: cell (row {row}, column {col}) appears twice", what());
+        }
+    }
+    cells
+        .into_iter()
+        .map(|(panel, c)| {
+            // non-empty: an entry exists only once a cell was inserted
+            let nr = c.keys().map(|k| k.0).max().unwrap_or(0) + 1;
+            let nc = c.keys().map(|k| k.1).max().unwrap_or(0) + 1;
+            if c.len() != nr * nc {
+                bail!(
+                    "{} panel {panel:?}: {} heatmap cells do not fill a {nr}×{nc} matrix",
+                    path.display(),
+                    c.len()
+                );
+            }
+            let m = (0..nr)
+                .map(|i| (0..nc).map(|j| c[&(i, j)]).collect())
+                .collect();
+            Ok((panel, m))
+        })
+        .collect()
 }
 
 impl ProjectRun {
@@ -391,4 +449,63 @@ pub fn ch02_golden_counts() -> Result<JsonValue> {
         )
     })?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Output;
+    use crate::plot::{Colormap, Figure, Heatmap, Panel, Series, Style};
+
+    /// A 2×3 heatmap written through `Output::figure` comes back as the same matrix
+    /// under its panel's title; a panel with only a line has no entry.
+    #[test]
+    fn figure_heatmaps_reads_back_what_output_wrote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut out = Output::new(tmp.path().join("out")).unwrap();
+        let values = vec![vec![1.5, -2.0, 0.25], vec![4.0, 5.0, -6.5]];
+        let fig = Figure::grid(8.0, 4.0, 1, 2)
+            .panel(
+                Panel::new("cells")
+                    .heatmap(Heatmap::new(values.clone(), Colormap::Viridis).label("v")),
+            )
+            .panel(Panel::new("a line").add(Series::line(
+                vec![0.0, 1.0],
+                vec![2.0, 3.0],
+                Style::line((0, 0, 0)),
+            )));
+        out.figure(&fig, "fig").unwrap();
+        let got = figure_heatmaps(&out.dir().join("fig.csv")).unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["cells"]);
+        assert_eq!(got["cells"], values);
+    }
+
+    /// Missing or repeated cells, bad values and a wrong header are errors.
+    #[test]
+    fn figure_heatmaps_rejects_bad_csvs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let head = "panel,series,kind,x,y,extra\n";
+        let cases = [
+            (
+                "missing",
+                format!("{head}p,h,heatmap,0,0,1\np,h,heatmap,1,1,2\n"),
+            ),
+            (
+                "repeated",
+                format!("{head}p,h,heatmap,0,0,1\np,h,heatmap,0,0,2\n"),
+            ),
+            ("value", format!("{head}p,h,heatmap,0,0,one\n")),
+            ("index", format!("{head}p,h,heatmap,-1,0,1\n")),
+            ("header", "a,b,c,d,e,f\np,h,heatmap,0,0,1\n".to_string()),
+        ];
+        for (name, text) in cases {
+            let path = tmp.path().join(format!("{name}.csv"));
+            std::fs::write(&path, text).unwrap();
+            assert!(figure_heatmaps(&path).is_err(), "{name} was accepted");
+        }
+        // and a good one, to show the cases fail for their defect only
+        let path = tmp.path().join("good.csv");
+        std::fs::write(&path, format!("{head}p,h,heatmap,0,0,1\np,h,line,0,0,\n")).unwrap();
+        assert_eq!(figure_heatmaps(&path).unwrap()["p"], vec![vec![1.0]]);
+    }
 }

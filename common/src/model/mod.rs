@@ -47,9 +47,9 @@ mod config;
 mod gpt2;
 pub mod gpt_neo;
 pub mod gpt_neox;
+pub mod hidden;
 mod layers;
 mod loss;
-pub mod hidden;
 pub mod weights;
 
 use crate::hooks::{ActivationCache, Hook, HookRun, Names};

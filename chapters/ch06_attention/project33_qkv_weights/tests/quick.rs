@@ -11,7 +11,7 @@
 
 use common::testing::reference::{cosine, safetensors_matrix, tiny_gpt2_dir, RawMatrix};
 use common::testing::{
-    assert_close, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -78,29 +78,7 @@ fn ys(p: &[(f64, f64)]) -> Vec<f64> {
 
 /// The heatmaps of a figure's CSV: panel -> matrix (rows as stored).
 fn heatmaps(fig: &str) -> BTreeMap<String, Vec<Vec<f64>>> {
-    let (header, rows) = read_csv(&run().file(&format!("{fig}.csv"))).unwrap();
-    assert_eq!(header, ["panel", "series", "kind", "x", "y", "extra"]);
-    let mut cells: BTreeMap<String, Vec<(usize, usize, f64)>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r[2] == "heatmap") {
-        cells.entry(r[0].clone()).or_default().push((
-            r[4].parse().unwrap(),
-            r[3].parse().unwrap(),
-            r[5].parse().unwrap(),
-        ));
-    }
-    cells
-        .into_iter()
-        .map(|(p, c)| {
-            let nr = c.iter().map(|q| q.0).max().unwrap() + 1;
-            let nc = c.iter().map(|q| q.1).max().unwrap() + 1;
-            assert_eq!(c.len(), nr * nc, "{p}: a full matrix");
-            let mut m = vec![vec![f64::NAN; nc]; nr];
-            for (i, j, v) in c {
-                m[i][j] = v;
-            }
-            (p, m)
-        })
-        .collect()
+    figure_heatmaps(&run().file(&format!("{fig}.csv"))).unwrap()
 }
 
 /// A 1-d float32 tensor of the tiny model's `model.safetensors`, by name suffix.

@@ -10,11 +10,10 @@
 
 use common::testing::reference::tiny_gpt2_dir;
 use common::testing::{
-    assert_close, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
 };
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use tch::Device;
 
@@ -96,20 +95,14 @@ fn column(name: &str, col: &str) -> Vec<f64> {
 
 /// The heatmap of a figure's CSV as stored (row 0 = top of the image).
 fn heatmap(fig: &str) -> Vec<Vec<f64>> {
-    let (_, rows) = read_csv(&run().file(&format!("{fig}.csv"))).unwrap();
-    let mut cells: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r[2] == "heatmap") {
-        cells.insert(
-            (r[4].parse().unwrap(), r[3].parse().unwrap()),
-            r[5].parse().unwrap(),
-        );
-    }
-    let nr = cells.keys().map(|k| k.0).max().unwrap() + 1;
-    let nc = cells.keys().map(|k| k.1).max().unwrap() + 1;
-    assert_eq!(cells.len(), nr * nc, "{fig}: a full matrix");
-    (0..nr)
-        .map(|i| (0..nc).map(|j| cells[&(i, j)]).collect())
-        .collect()
+    let mut all = figure_heatmaps(&run().file(&format!("{fig}.csv"))).unwrap();
+    assert_eq!(
+        all.len(),
+        1,
+        "{fig}: one heatmap panel, got {:?}",
+        all.keys()
+    );
+    all.pop_first().unwrap().1
 }
 
 #[test]

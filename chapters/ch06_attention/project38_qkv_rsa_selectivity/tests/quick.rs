@@ -10,7 +10,7 @@
 // Matrix checks read best as index loops.
 #![allow(clippy::needless_range_loop)]
 
-use common::testing::{assert_close, read_csv, run_project, ProjectRun};
+use common::testing::{assert_close, figure_heatmaps, read_csv, run_project, ProjectRun};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -68,27 +68,8 @@ fn csv_rows(fig: &str) -> Vec<Vec<String>> {
 
 /// The heatmaps of a figure's CSV: panel -> matrix.
 fn heatmaps(fig: &str) -> BTreeMap<String, Vec<Vec<f64>>> {
-    let mut cells: BTreeMap<String, Vec<(usize, usize, f64)>> = BTreeMap::new();
-    for r in csv_rows(fig).iter().filter(|r| r[2] == "heatmap") {
-        cells.entry(r[0].clone()).or_default().push((
-            r[4].parse().unwrap(),
-            r[3].parse().unwrap(),
-            r[5].parse().unwrap(),
-        ));
-    }
-    cells
-        .into_iter()
-        .map(|(p, c)| {
-            let nr = c.iter().map(|q| q.0).max().unwrap() + 1;
-            let nc = c.iter().map(|q| q.1).max().unwrap() + 1;
-            assert_eq!(c.len(), nr * nc, "{p}: a full matrix");
-            let mut m = vec![vec![f64::NAN; nc]; nr];
-            for (i, j, v) in c {
-                m[i][j] = v;
-            }
-            (p, m)
-        })
-        .collect()
+    csv_rows(fig); // the PNG and the CSV's columns, as before
+    figure_heatmaps(&run().file(&format!("{FIG}_{fig}.csv"))).unwrap()
 }
 
 /// A table the program wrote (`name.csv`) as numbers, skipping `skip` leading columns.

@@ -9,10 +9,9 @@
 //! through common are also unit-tested in `src/silence.rs`.
 
 use common::testing::{
-    assert_close, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
 };
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const BIN: &str = env!("CARGO_BIN_EXE_project40_head_silencing");
@@ -76,21 +75,9 @@ fn column(name: &str, col: &str) -> Vec<f64> {
 
 /// The heatmap of panel `panel` of a figure's CSV as stored (row 0 = top of the image).
 fn heatmap(fig: &str, panel: &str) -> Vec<Vec<f64>> {
-    let (_, rows) = read_csv(&run().file(&format!("{fig}.csv"))).unwrap();
-    let mut cells: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r[2] == "heatmap" && r[0] == panel) {
-        cells.insert(
-            (r[4].parse().unwrap(), r[3].parse().unwrap()),
-            r[5].parse().unwrap(),
-        );
-    }
-    assert!(!cells.is_empty(), "{fig}: no heatmap in panel {panel:?}");
-    let nr = cells.keys().map(|k| k.0).max().unwrap() + 1;
-    let nc = cells.keys().map(|k| k.1).max().unwrap() + 1;
-    assert_eq!(cells.len(), nr * nc, "{fig}: a full matrix");
-    (0..nr)
-        .map(|i| (0..nc).map(|j| cells[&(i, j)]).collect())
-        .collect()
+    let mut all = figure_heatmaps(&run().file(&format!("{fig}.csv"))).unwrap();
+    all.remove(panel)
+        .unwrap_or_else(|| panic!("{fig}: no heatmap in panel {panel:?}"))
 }
 
 fn value(prefix: &str) -> f64 {

@@ -6,7 +6,7 @@
 //! forms (the spec's token ids, permutation invariants, block-pass counts).
 
 use common::testing::reference::tiny_gpt2_dir;
-use common::testing::{assert_close, read_csv, run_project, ProjectRun};
+use common::testing::{assert_close, figure_heatmaps, read_csv, run_project, ProjectRun};
 use common::{Batch, Hook, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -151,15 +151,13 @@ fn program_perms(n_layers: usize, n_heads: usize, n: i64) -> Vec<Vec<Vec<i64>>> 
 
 /// Heatmap cells of panel `panel` in a figure CSV: (column, row) -> value.
 fn heatmap(fig: &str, panel: &str) -> BTreeMap<(usize, usize), f64> {
-    let (_, rows) = read_csv(&run().file(&format!("{fig}.csv"))).unwrap();
-    rows.iter()
-        .filter(|r| r[0] == panel && r[2] == "heatmap")
-        .map(|r| {
-            (
-                (r[3].parse().unwrap(), r[4].parse().unwrap()),
-                r[5].parse().unwrap(),
-            )
-        })
+    let all = figure_heatmaps(&run().file(&format!("{fig}.csv"))).unwrap();
+    let m = all
+        .get(panel)
+        .unwrap_or_else(|| panic!("{fig}: no heatmap in panel {panel:?}"));
+    m.iter()
+        .enumerate()
+        .flat_map(|(r, row)| row.iter().enumerate().map(move |(c, &v)| ((c, r), v)))
         .collect()
 }
 
