@@ -162,12 +162,17 @@ pub enum Action {
 }
 
 /// An intervention at one hook point (or every point a pattern matches), optionally
-/// restricted to some heads and/or positions (negative positions count from the end).
+/// restricted to some heads, positions and/or features (negative positions count from
+/// the end). The restrictions combine: `Hook::replace(..).positions(&[3]).features(&[7,
+/// 9])` changes neurons 7 and 9 at position 3 and leaves every other value as it was.
 pub struct Hook {
     pub pattern: String,
     pub action: Action,
     pub heads: Option<Vec<i64>>,
     pub positions: Option<Vec<i64>>,
+    /// Indices into the last dimension (MLP neurons at `mlp.hook_pre`/`mlp.hook_post`,
+    /// residual dimensions at `hook_resid_*`, head dimensions at `attn.hook_z`).
+    pub features: Option<Vec<i64>>,
 }
 
 impl Hook {
@@ -178,6 +183,7 @@ impl Hook {
             action,
             heads: None,
             positions: None,
+            features: None,
         }
     }
     /// Replace the tensor by `value` (broadcast).
@@ -219,6 +225,15 @@ impl Hook {
         self.positions = Some(positions.to_vec());
         self
     }
+    /// Act only on these indices of the last dimension (neurons of an MLP hook point,
+    /// dimensions of the residual stream); -1 is the last one. With
+    /// [`Hook::replace`], the value broadcasts to the whole tensor and only the selected
+    /// entries are taken from it, so a `[d_mlp]` vector of per-neuron values (a median
+    /// each) replaces just the chosen neurons.
+    pub fn features(mut self, features: &[i64]) -> Self {
+        self.features = Some(features.to_vec());
+        self
+    }
 
     /// Apply this hook to `x`, the tensor at hook point `name` (every position counts
     /// as real: see [`Hook::run_with_mask`]).
@@ -252,14 +267,15 @@ impl Hook {
                 return Ok(x.shallow_clone());
             }
         };
-        if self.heads.is_none() && self.positions.is_none() {
+        if self.heads.is_none() && self.positions.is_none() && self.features.is_none() {
             return Ok(new);
         }
         let mask = self.mask(x, name)?;
         Ok(new.where_self(&mask, x))
     }
 
-    /// A boolean mask, broadcastable to `x`, that is true at the selected heads/positions.
+    /// A boolean mask, broadcastable to `x`, that is true at the selected
+    /// heads/positions/features.
     fn mask(&self, x: &Tensor, name: &str) -> Result<Tensor> {
         let layout = layout_of(name);
         let shape = x.size();
@@ -288,6 +304,20 @@ impl Hook {
                 x.device(),
                 name,
                 "position",
+            )?);
+        }
+        if let Some(features) = &self.features {
+            if rank == 0 {
+                bail!("hook at {name}: a scalar has no feature dimension");
+            }
+            mask = mask.logical_and(&select_mask(
+                features,
+                shape[rank as usize - 1],
+                rank - 1,
+                rank,
+                x.device(),
+                name,
+                "feature",
             )?);
         }
         Ok(mask)

@@ -150,6 +150,78 @@ fn hooks_compose_in_order_and_respect_positions() {
 }
 
 #[test]
+fn writing_chosen_neurons_at_chosen_positions_equals_doing_it_by_hand() {
+    let m = tiny();
+    let toks = m.to_tokens(TEXT).unwrap();
+    let post = "blocks.1.mlp.hook_post";
+    let (_, clean) = m.run_with_cache(&toks, Names::matching(post)).unwrap();
+    let x = clean.get(post).unwrap(); // [1, pos, d_mlp]
+    let d_mlp = x.size()[2];
+    let (pos, neurons) = (2i64, [3i64, 10, -1]);
+    // per-neuron values, one for each of the d_mlp neurons (only the chosen ones are used)
+    let values = Tensor::arange(d_mlp, (Kind::Float, Device::Cpu)) * 0.25 - 3.0;
+
+    // By hand: copy the clean activations and overwrite the chosen entries one by one.
+    let by_hand = x.copy();
+    for &n in &neurons {
+        let j = if n < 0 { n + d_mlp } else { n };
+        let _ = by_hand
+            .get(0)
+            .get(pos)
+            .get(j)
+            .fill_(f64::try_from(values.get(j)).unwrap());
+    }
+    let expect = m
+        .run_with_hooks(&toks, &[Hook::replace(post, by_hand.shallow_clone())])
+        .unwrap();
+
+    let hooks = [Hook::replace(post, values.shallow_clone())
+        .positions(&[pos])
+        .features(&neurons)];
+    let out = m
+        .run(
+            &toks,
+            &RunOptions::default().cache(Names::matching(post)).hooks(&hooks),
+        )
+        .unwrap();
+    // the hook point holds exactly the hand-made tensor, and the logits follow
+    assert_eq!(max_abs(out.cache.get(post).unwrap(), &by_hand), 0.0);
+    assert!(max_abs(&expect, out.logits.as_ref().unwrap()) < 1e-6);
+    // and it did change something downstream
+    assert!(max_abs(&m.forward(&toks).unwrap(), out.logits.as_ref().unwrap()) > 1e-4);
+
+    // Zeroing chosen pre-activation neurons at every position: gelu_new(0) = 0 there, the
+    // other neurons' post-activations are untouched.
+    let pre = "blocks.0.mlp.hook_pre";
+    let cached = Names::list(&[pre, "blocks.0.mlp.hook_post"]);
+    let (_, c0) = m.run_with_cache(&toks, cached.clone()).unwrap();
+    let z = m
+        .run(
+            &toks,
+            &RunOptions::default()
+                .cache(cached)
+                .hooks(&[Hook::zero(pre).features(&[0, 5])]),
+        )
+        .unwrap();
+    let zpost = z.cache.get("blocks.0.mlp.hook_post").unwrap();
+    let cpost = c0.get("blocks.0.mlp.hook_post").unwrap();
+    for j in 0..d_mlp {
+        let col = zpost.select(2, j);
+        if j == 0 || j == 5 {
+            assert_eq!(f64::try_from(col.abs().max()).unwrap(), 0.0, "neuron {j}");
+        } else {
+            assert_eq!(max_abs(&col, &cpost.select(2, j)), 0.0, "neuron {j}");
+        }
+    }
+    // a neuron index out of range is a clear error
+    let err = m
+        .run_with_hooks(&toks, &[Hook::zero(pre).features(&[d_mlp])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("feature") && err.contains("out of range"), "{err}");
+}
+
+#[test]
 fn runs_without_logits_stop_early_and_cache_only_what_was_asked() {
     let m = tiny();
     let toks = m.to_tokens(TEXT).unwrap();
