@@ -74,6 +74,30 @@ pub fn tiny_model(name: &str) -> String {
         .to_string()
 }
 
+/// The block a project works on: `value`, the block its flag `--{flag}` names, checked
+/// against the model's `n_layers` blocks (an error that names the flag, the model and the
+/// valid range, not a panic deep in the run); without the flag, the book's block `book`,
+/// or the model's last block where it has fewer (the tiny `--quick` models).
+pub fn block_or(
+    flag: &str,
+    value: Option<usize>,
+    book: usize,
+    n_layers: usize,
+    model_id: &str,
+) -> Result<usize> {
+    if n_layers == 0 {
+        anyhow::bail!("{model_id} has no transformer blocks");
+    }
+    match value {
+        Some(l) if l >= n_layers => Err(anyhow!(
+            "--{flag} {l} is out of range: {model_id} has {n_layers} blocks (0..={})",
+            n_layers - 1
+        )),
+        Some(l) => Ok(l),
+        None => Ok(book.min(n_layers - 1)),
+    }
+}
+
 impl CommonArgs {
     /// Check `--device` and `--dtype` (an unknown device, CUDA asked for on a machine
     /// without it, or half precision on the CPU is an error here, before any work is

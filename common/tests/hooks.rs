@@ -181,7 +181,9 @@ fn writing_chosen_neurons_at_chosen_positions_equals_doing_it_by_hand() {
     let out = m
         .run(
             &toks,
-            &RunOptions::default().cache(Names::matching(post)).hooks(&hooks),
+            &RunOptions::default()
+                .cache(Names::matching(post))
+                .hooks(&hooks),
         )
         .unwrap();
     // the hook point holds exactly the hand-made tensor, and the logits follow
@@ -218,7 +220,10 @@ fn writing_chosen_neurons_at_chosen_positions_equals_doing_it_by_hand() {
         .run_with_hooks(&toks, &[Hook::zero(pre).features(&[d_mlp])])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("feature") && err.contains("out of range"), "{err}");
+    assert!(
+        err.contains("feature") && err.contains("out of range"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -161,15 +161,7 @@ fn main() -> Result<()> {
             cfg.model_type
         );
     }
-    let layer = match args.layer {
-        Some(l) if l >= cfg.n_layers => bail!(
-            "--layer {l} is out of range: {model_id} has {} blocks (0..={})",
-            cfg.n_layers,
-            cfg.n_layers - 1
-        ),
-        Some(l) => l,
-        None => BOOK_LAYER.min(cfg.n_layers - 1),
-    };
+    let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     ensure!(
         args.context >= 1 && args.context < cfg.n_ctx,

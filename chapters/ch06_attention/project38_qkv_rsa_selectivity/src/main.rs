@@ -148,15 +148,7 @@ fn main() -> Result<()> {
             cfg.model_type
         );
     }
-    let layer = match args.layer {
-        Some(l) if l >= cfg.n_layers => bail!(
-            "--layer {l} is out of range: {model_id} has {} blocks (0..={})",
-            cfg.n_layers,
-            cfg.n_layers - 1
-        ),
-        Some(l) => l,
-        None => BOOK_LAYER.min(cfg.n_layers - 1),
-    };
+    let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     let tokenizer = Tokenizer::for_model(&files[0])?;
     let ids = encode_prompts(&tokenizer)?;
 

@@ -131,15 +131,7 @@ fn main() -> Result<()> {
             cfg.model_type
         );
     }
-    let layer = match args.layer {
-        Some(l) if l >= cfg.n_layers => bail!(
-            "--layer {l} is out of range: {model_id} has {} blocks (0..={})",
-            cfg.n_layers,
-            cfg.n_layers - 1
-        ),
-        Some(l) => l,
-        None => BOOK_LAYER.min(cfg.n_layers - 1),
-    };
+    let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(
         (0..cfg.n_heads as i64).contains(&args.head),
         "--head {} is out of range: {model_id} has {} heads per block (0..={})",

@@ -105,15 +105,13 @@ fn main() -> Result<()> {
         "{model_id} has {} heads; Part 4's selectivity ratio needs at least 4",
         cfg.n_heads
     );
-    let heatmap_layer = match args.heatmap_layer {
-        Some(l) if l >= cfg.n_layers => bail!(
-            "--heatmap-layer {l} is out of range: {model_id} has {} blocks (0..={})",
-            cfg.n_layers,
-            cfg.n_layers - 1
-        ),
-        Some(l) => l,
-        None => 4.min(cfg.n_layers - 1),
-    };
+    let heatmap_layer = common::cli::block_or(
+        "heatmap-layer",
+        args.heatmap_layer,
+        4,
+        cfg.n_layers,
+        &model_id,
+    )?;
     let model = args.common.load_model(&model_id)?;
     let mut out = args.common.output(PROJECT)?;
     if args.common.quick {
