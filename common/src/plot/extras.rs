@@ -116,6 +116,48 @@ pub fn bar_edges(x: &[f64], heights: &[f64], width: f64, color: Rgb) -> super::S
     super::Series::line(xs, ys, super::Style::line(color).width(1))
 }
 
+/// One token the vocabulary panel of [`vocabulary_panel`] marks: its id, its legend label,
+/// and how it is drawn.
+pub struct MarkedToken<'a> {
+    pub id: usize,
+    pub label: &'a str,
+    pub color: Rgb,
+    pub marker: super::Marker,
+}
+
+/// A value per vocabulary entry (logits, log-softmax) against the vocabulary index: every
+/// token as a faint black dot, the `marked` ones large on top with a legend (the book's
+/// IOI and next-token figures).
+pub fn vocabulary_panel(
+    title: &str,
+    values: &[f64],
+    ylabel: &str,
+    marked: &[MarkedToken],
+) -> super::Panel {
+    use super::{LegendPos, Series, Style};
+    let x: Vec<f64> = (0..values.len()).map(|i| i as f64).collect();
+    let mut panel = super::Panel::new(title).add(Series::scatter(
+        x,
+        values.to_vec(),
+        Style::markers((0, 0, 0), super::Marker::Circle)
+            .size(2)
+            .alpha(0.2)
+            .label("All tokens"),
+    ));
+    for m in marked {
+        panel = panel.add(Series::scatter(
+            vec![m.id as f64],
+            vec![values.get(m.id).copied().unwrap_or(f64::NAN)],
+            Style::markers(m.color, m.marker).size(7).label(m.label),
+        ));
+    }
+    panel
+        .xlim(-100.0, values.len() as f64 + 100.0)
+        .xlabel("Vocabulary index")
+        .ylabel(ylabel)
+        .legend_at(LegendPos::LowerRight)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,7 +45,10 @@ use anyhow::{bail, Context, Result};
 pub const FIGURE_CSV_COLUMNS: [&str; 6] = ["panel", "series", "kind", "x", "y", "extra"];
 
 pub use color::{cycle_color, rgb_f, Colormap, Rgb};
-pub use extras::{bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks};
+pub use extras::{
+    bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks,
+    vocabulary_panel, MarkedToken,
+};
 pub use hist::{freedman_diaconis_width, histogram_counts, Bins};
 pub use network::{circular_layout, network_panel, LabelPlacement, NetworkStyle};
 pub use pairplot::{ols_line, pairplot};

@@ -40,7 +40,9 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::ml::curve_fit::{fit_sigmoid, sigmoid, sigmoid_initial_guess};
 use common::output::Output;
-use common::plot::{Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::{
+    vocabulary_panel, Figure, LegendPos, MarkedToken, Marker, Panel, Rgb, Series, Style,
+};
 use common::{HookedModel, PaddingSide};
 use ndarray::Array1;
 use patch::{ioi_score, patch_last_position, position_distance};
@@ -158,35 +160,25 @@ fn argmax(v: &[f64]) -> usize {
 
 /// A logits-vs-vocabulary-index panel with the two names marked.
 fn logit_panel(title: &str, logits: &[f64], c: &Clean, ylabel: &str) -> Panel {
-    let x: Vec<f64> = (0..logits.len()).map(|i| i as f64).collect();
-    let (m, e) = (c.mike as usize, c.emma as usize);
-    Panel::new(title)
-        .add(Series::scatter(
-            x,
-            logits.to_vec(),
-            Style::markers(BLACK, Marker::Circle)
-                .size(2)
-                .alpha(0.2)
-                .label("All tokens"),
-        ))
-        .add(Series::scatter(
-            vec![m as f64],
-            vec![logits[m]],
-            Style::markers(GREEN, Marker::Circle)
-                .size(7)
-                .label("\" Mike\""),
-        ))
-        .add(Series::scatter(
-            vec![e as f64],
-            vec![logits[e]],
-            Style::markers(RED, Marker::Square)
-                .size(7)
-                .label("\" Emma\""),
-        ))
-        .xlim(-100.0, logits.len() as f64 + 100.0)
-        .xlabel("Vocabulary index")
-        .ylabel(ylabel)
-        .legend_at(LegendPos::LowerRight)
+    vocabulary_panel(title, logits, ylabel, &names_marked(c))
+}
+
+/// The two names as the vocabulary panels mark them.
+fn names_marked(c: &Clean) -> [MarkedToken<'static>; 2] {
+    [
+        MarkedToken {
+            id: c.mike as usize,
+            label: "\" Mike\"",
+            color: GREEN,
+            marker: Marker::Circle,
+        },
+        MarkedToken {
+            id: c.emma as usize,
+            label: "\" Emma\"",
+            color: RED,
+            marker: Marker::Square,
+        },
+    ]
 }
 
 fn part1_ioi_task(out: &mut Output, model: &HookedModel) -> Result<Clean> {

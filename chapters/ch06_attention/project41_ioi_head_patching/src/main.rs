@@ -45,7 +45,9 @@ use common::cli::CommonArgs;
 use common::ml::descriptive::percentiles;
 use common::output::Output;
 use common::patching::{head_patch_sweep, logit_difference};
-use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::{
+    vocabulary_panel, Colormap, Figure, Heatmap, MarkedToken, Marker, Panel, Rgb, Series, Style,
+};
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -164,35 +166,21 @@ fn last_logits(model: &HookedModel, batch: &common::Batch) -> Result<Vec<f64>> {
 
 /// A log-softmax-vs-vocabulary-index panel with the two names marked.
 fn logsoftmax_panel(title: &str, ls: &[f64], c: &Clean) -> Panel {
-    let x: Vec<f64> = (0..ls.len()).map(|i| i as f64).collect();
-    let (m, e) = (c.mike as usize, c.emma as usize);
-    Panel::new(title)
-        .add(Series::scatter(
-            x,
-            ls.to_vec(),
-            Style::markers(BLACK, Marker::Circle)
-                .size(2)
-                .alpha(0.2)
-                .label("All tokens"),
-        ))
-        .add(Series::scatter(
-            vec![m as f64],
-            vec![ls[m]],
-            Style::markers(GREEN, Marker::Circle)
-                .size(7)
-                .label("\" Mike\""),
-        ))
-        .add(Series::scatter(
-            vec![e as f64],
-            vec![ls[e]],
-            Style::markers(RED, Marker::Square)
-                .size(7)
-                .label("\" Emma\""),
-        ))
-        .xlim(-100.0, 50357.0)
-        .xlabel("Vocabulary index")
-        .ylabel("Log softmax")
-        .legend_at(LegendPos::LowerRight)
+    let names = [
+        MarkedToken {
+            id: c.mike as usize,
+            label: "\" Mike\"",
+            color: GREEN,
+            marker: Marker::Circle,
+        },
+        MarkedToken {
+            id: c.emma as usize,
+            label: "\" Emma\"",
+            color: RED,
+            marker: Marker::Square,
+        },
+    ];
+    vocabulary_panel(title, ls, "Log softmax", &names)
 }
 
 fn part1_ioi_task(out: &mut Output, model: &HookedModel) -> Result<Clean> {
