@@ -130,6 +130,43 @@ pub fn figure_series(path: &Path) -> Result<FigureSeries> {
     Ok(out)
 }
 
+/// The points of series `series` in panel `panel` of a figure's [`FigureSeries`]; panics,
+/// naming what the figure has, when there is no such series (for tests).
+pub fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
+    s.get(&(panel.to_string(), series.to_string()))
+        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
+}
+
+/// The x values of a series' points.
+pub fn xs(points: &[(f64, f64)]) -> Vec<f64> {
+    points.iter().map(|p| p.0).collect()
+}
+
+/// The y values of a series' points.
+pub fn ys(points: &[(f64, f64)]) -> Vec<f64> {
+    points.iter().map(|p| p.1).collect()
+}
+
+/// A fixture's JSON list of numbers; panics, showing the value, on anything else (for
+/// tests).
+pub fn json_f64s(v: &JsonValue) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap_or_else(|| panic!("not a number: {x}")))
+        .collect()
+}
+
+/// A fixture's JSON list of non-negative integers; panics, showing the value, on anything
+/// else (for tests).
+pub fn json_usizes(v: &JsonValue) -> Vec<usize> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_u64().unwrap_or_else(|| panic!("not an index: {x}")) as usize)
+        .collect()
+}
+
 /// The heatmaps of a figure's CSV (written by [`crate::plot::Figure::write_csv`], e.g.
 /// through [`crate::output::Output::figure`]): panel name -> matrix `[row][column]`, rows
 /// as stored (row 0 = the first row of the heatmap's values, drawn at the top). Only

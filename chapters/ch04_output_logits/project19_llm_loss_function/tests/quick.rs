@@ -3,7 +3,7 @@
 //! (fixtures/tiny_gpt2_text.json, written by scripts/make_loss_fixture.py) and a
 //! recomputation here from the tiny model's logits in plain f64.
 
-use common::testing::{figure_series, read_csv, run_project, ProjectRun};
+use common::testing::{figure_series, json_f64s, read_csv, run_project, ProjectRun};
 use common::{HookedModel, PaddingSide};
 use serde_json::Value;
 
@@ -61,14 +61,6 @@ fn nll(z: &[f64], k: usize) -> f64 {
 fn fixture() -> Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny_gpt2_text.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 #[test]
@@ -194,7 +186,7 @@ fn quick_run_checks() {
             "{prefix}{got} vs transformers {want}"
         );
     }
-    let want_tokens = f64s(&fx["token_losses"]);
+    let want_tokens = json_f64s(&fx["token_losses"]);
     assert_eq!(want_tokens.len(), n);
     let bars = figure_series(&run.file("ch4_proj19_part4.csv")).unwrap();
     let bars = &bars

@@ -5,7 +5,7 @@
 //! forward pass per segment).
 
 use common::cli::tiny_gpt2;
-use common::testing::{figure_series, read_csv, run_project, ProjectRun};
+use common::testing::{figure_series, read_csv, run_project, ys, ProjectRun};
 use serde_json::Value;
 use std::path::Path;
 
@@ -47,10 +47,6 @@ fn series(run: &ProjectRun, fig: &str, series: &str) -> Vec<(f64, f64)> {
     let found: Vec<_> = s.iter().filter(|((_, n), _)| n == series).collect();
     assert_eq!(found.len(), 1, "{fig}: series {series:?} in {:?}", s.keys());
     found[0].1.clone()
-}
-
-fn ys(points: &[(f64, f64)]) -> Vec<f64> {
-    points.iter().map(|p| p.1).collect()
 }
 
 fn mean(v: &[f64]) -> f64 {

@@ -6,7 +6,9 @@
 
 use common::ml::logistic::LogisticL2;
 use common::ml::regression::ols1;
-use common::testing::{figure_series, read_csv, run_project, FigureSeries, ProjectRun};
+use common::testing::{
+    figure_series, json_f64s, json_usizes, read_csv, run_project, FigureSeries, ProjectRun,
+};
 use ndarray::{Array1, Array2};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -20,22 +22,6 @@ const NPOS: usize = 5;
 fn fixture(name: &str) -> Value {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect("fixture JSON")
-}
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
 }
 
 /// A table as rows of named columns.
@@ -101,7 +87,7 @@ fn quick_run_checks() {
         let batch = table(&run, &format!("{set}_batch"));
         assert_eq!(batch.len(), N_TRAIN);
         for (s, r) in batch.iter().enumerate() {
-            let want = usizes(&rows[first_row + s]["ids"]);
+            let want = json_usizes(&rows[first_row + s]["ids"]);
             let got: Vec<usize> = (0..6)
                 .map(|k| num(r, &format!("tok{k}")) as usize)
                 .collect();
@@ -114,9 +100,9 @@ fn quick_run_checks() {
         let mut max_wrong: f64 = 0.0;
         for s in 0..N_TRAIN {
             let fx = &rows[first_row + s];
-            let want = f64s(&fx["token_losses"]);
-            let wrong = f64s(&fx["same_token_nll"]);
-            let ids = usizes(&fx["ids"]);
+            let want = json_f64s(&fx["token_losses"]);
+            let wrong = json_f64s(&fx["same_token_nll"]);
+            let ids = json_usizes(&fx["ids"]);
             let got: Vec<f64> = (0..NPOS)
                 .map(|t| num(&flat[s * NPOS + t], "loss"))
                 .collect();
@@ -155,7 +141,7 @@ fn quick_run_checks() {
             assert_eq!(num(r, "i") as usize, i);
             assert_eq!(num(r, "position") as usize, i % NPOS, "flat position {i}");
             assert_eq!(num(r, "row") as usize, first_row + i / NPOS);
-            let want = f64s(&rows[first_row + i / NPOS]["token_losses"])[i % NPOS];
+            let want = json_f64s(&rows[first_row + i / NPOS]["token_losses"])[i % NPOS];
             close(
                 num(r, "loss"),
                 want,
@@ -271,12 +257,12 @@ fn quick_run_checks() {
         ] {
             close(
                 num(r, col),
-                f64s(&sm[key])[j],
+                json_f64s(&sm[key])[j],
                 tol,
                 &format!("{col} vs statsmodels"),
             );
         }
-        let ci = f64s(&sm["conf_int"][j]);
+        let ci = json_f64s(&sm["conf_int"][j]);
         close(num(r, "ci_low"), ci[0], 1e-3, "CI low vs statsmodels");
         close(num(r, "ci_high"), ci[1], 1e-3, "CI high vs statsmodels");
     }
@@ -330,25 +316,25 @@ fn quick_run_checks() {
     for k in 0..NPOS {
         close(
             w[k],
-            f64s(&opt["coef"])[k],
+            json_f64s(&opt["coef"])[k],
             2e-3,
             "coef vs sklearn (tol 1e-10)",
         );
         close(
             b[k],
-            f64s(&opt["intercept"])[k],
+            json_f64s(&opt["intercept"])[k],
             2e-2,
             "intercept vs sklearn (tol 1e-10)",
         );
         close(
             w[k],
-            f64s(&dflt["coef"])[k],
+            json_f64s(&dflt["coef"])[k],
             5e-3,
             "coef vs sklearn defaults",
         );
         close(
             b[k],
-            f64s(&dflt["intercept"])[k],
+            json_f64s(&dflt["intercept"])[k],
             5e-2,
             "intercept vs sklearn defaults",
         );
@@ -419,7 +405,7 @@ fn quick_run_checks() {
             })
             .collect();
         // scikit-learn's predictions from the same losses give the same matrix
-        let want: Vec<Vec<usize>> = opt[key].as_array().unwrap().iter().map(usizes).collect();
+        let want: Vec<Vec<usize>> = opt[key].as_array().unwrap().iter().map(json_usizes).collect();
         assert_eq!(counts, want, "{set} confusion matrix vs sklearn");
         let n: usize = counts.iter().flatten().sum();
         assert_eq!(n, N_TRAIN * NPOS, "entries sum to n");

@@ -19,7 +19,7 @@ mod quick_items;
 #[path = "../src/scoring.rs"]
 mod scoring;
 
-use common::testing::{assert_close, figure_series, read_csv, run_project, ProjectRun};
+use common::testing::{assert_close, figure_series, json_f64s, read_csv, run_project, ProjectRun};
 use common::{HookedModel, LogitsAt, PaddingSide, RunOptions};
 use std::path::PathBuf;
 use tch::{Kind, Tensor};
@@ -31,14 +31,6 @@ fn crate_dir() -> PathBuf {
 fn fixture() -> serde_json::Value {
     let p = crate_dir().join("tests/fixtures/reference_scores.json");
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
-}
-
-fn f64s(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn quick_run() -> ProjectRun {
@@ -173,7 +165,7 @@ fn quick_run_checks() {
             .unwrap();
             assert_close(
                 scores,
-                &f64s(&reference[j]),
+                &json_f64s(&reference[j]),
                 1e-4,
                 &format!("{key} item {j}: vs transformers"),
             )
@@ -188,7 +180,7 @@ fn quick_run_checks() {
             .iter()
             .zip(items.iter())
             .filter(|(s, it)| {
-                let s = f64s(s);
+                let s = json_f64s(s);
                 first_argmax(&[s[0], s[1], s[2], s[3]]) == it.label
             })
             .count();
@@ -216,10 +208,16 @@ fn quick_run_checks() {
         pts.iter().map(|p| p.1).collect()
     };
     let (cw, cc) = (curve("Incorrect"), curve("Correct"));
-    assert_close(&cc, &f64s(&fx["part3"]["correct"]), 1e-4, "Part 3 correct").unwrap();
+    assert_close(
+        &cc,
+        &json_f64s(&fx["part3"]["correct"]),
+        1e-4,
+        "Part 3 correct",
+    )
+    .unwrap();
     assert_close(
         &cw,
-        &f64s(&fx["part3"]["incorrect"]),
+        &json_f64s(&fx["part3"]["incorrect"]),
         1e-4,
         "Part 3 incorrect",
     )

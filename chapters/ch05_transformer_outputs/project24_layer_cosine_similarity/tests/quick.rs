@@ -11,7 +11,8 @@
 
 use common::testing::reference::{cosine_matrix, safetensors_matrix, tiny_gpt2_dir};
 use common::testing::{
-    figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    figure_heatmaps, figure_series, json_f64s, points, read_csv, run_project, ys, FigureSeries,
+    ProjectRun,
 };
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use serde_json::Value;
@@ -31,21 +32,13 @@ fn reference() -> &'static Value {
     })
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("a list")
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 /// transformers' hidden states of the sentence: `[n_hidden][token][d]`.
 fn hidden() -> Vec<Vec<Vec<f64>>> {
     reference()["hidden"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|layer| layer.as_array().unwrap().iter().map(f64s).collect())
+        .map(|layer| layer.as_array().unwrap().iter().map(json_f64s).collect())
         .collect()
 }
 
@@ -62,15 +55,6 @@ fn run() -> &'static ProjectRun {
 
 fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
-}
-
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}"))
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
 }
 
 fn label(k: usize) -> String {
@@ -133,7 +117,7 @@ fn check1_tokenizer() {
         format!("attention mask: {:?}", [1; 10])
     );
     // ... and so do transformers' tokenizer and GPT-2's BPE from tiktoken (r50k_base)
-    let r: Vec<u32> = f64s(&reference()["sentence_ids"])
+    let r: Vec<u32> = json_f64s(&reference()["sentence_ids"])
         .iter()
         .map(|&x| x as u32)
         .collect();
@@ -412,7 +396,7 @@ fn check6_part5_descriptives() {
         run.summary_line("sequences: ").unwrap(),
         format!(
             "sequences: 2 of {len} tokens starting at {:?}",
-            f64s(&r["part5_starts"])
+            json_f64s(&r["part5_starts"])
                 .iter()
                 .map(|&x| x as usize)
                 .collect::<Vec<_>>()
@@ -425,9 +409,9 @@ fn check6_part5_descriptives() {
     assert_eq!(table.len(), part5.len());
     for (k, want) in part5.iter().enumerate() {
         let (m, a, sd) = (
-            f64s(&want["mean"]),
-            f64s(&want["l1_mean"]),
-            f64s(&want["std"]),
+            json_f64s(&want["mean"]),
+            json_f64s(&want["l1_mean"]),
+            json_f64s(&want["std"]),
         );
         assert_eq!(m.len(), 2 * (len - 1), "positions 1.. of 2 sequences");
         let l = label(k);

@@ -4,7 +4,7 @@
 //! state, numpy least squares) and against a second computation through common's API.
 //! Check 5 (OLS on an exact line) and check 6's closed form are unit tests in src/lens.rs.
 
-use common::testing::{assert_close, figure_series, read_csv, run_project, ProjectRun};
+use common::testing::{assert_close, figure_series, json_f64s, read_csv, run_project, ProjectRun};
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use serde_json::Value;
 
@@ -18,14 +18,6 @@ fn fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 fn u32s(v: &Value) -> Vec<u32> {
     v.as_array()
         .unwrap()
@@ -35,7 +27,7 @@ fn u32s(v: &Value) -> Vec<u32> {
 }
 
 fn matrix(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array().unwrap().iter().map(f64s).collect()
+    v.as_array().unwrap().iter().map(json_f64s).collect()
 }
 
 /// The points of one (panel, series) of a figure's CSV.
@@ -171,7 +163,7 @@ fn quick_run_checks() {
         ("ch5_proj31_part1", "part1_logsoftmax"),
         ("ch5_proj31_part2", "part2_logsoftmax"),
     ] {
-        let want = f64s(&fx[key]);
+        let want = json_f64s(&fx[key]);
         let pts = series(&run, fig, "Layer 1 lens", "series0");
         let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
         let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
@@ -193,7 +185,7 @@ fn quick_run_checks() {
     let p1 = run
         .summary_value("position 3: predicted log-softmax ")
         .unwrap();
-    let want1 = f64s(&fx["part1_logsoftmax"]);
+    let want1 = json_f64s(&fx["part1_logsoftmax"]);
     let max1 = want1.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     assert!((p1 - max1).abs() < 1e-5, "{p1} vs {max1}");
 
@@ -206,7 +198,7 @@ fn quick_run_checks() {
     assert_eq!(rows.len(), n_hidden);
     let target3: Vec<f64> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
     let pred3: Vec<u32> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
-    let want3 = f64s(&fx["part3_target"]);
+    let want3 = json_f64s(&fx["part3_target"]);
     assert_close(&target3, &want3, 1e-5, "Part 3 target").unwrap();
     assert_eq!(pred3, u32s(&fx["part3_pred"]));
     let (b0, b1) = (
@@ -302,7 +294,7 @@ fn quick_run_checks() {
             .iter()
             .map(|p| p.1)
             .collect();
-        assert_close(&got, &f64s(&fx[key]), 1e-5, name).unwrap();
+        assert_close(&got, &json_f64s(&fx[key]), 1e-5, name).unwrap();
         let closed: Vec<f64> = (0..n)
             .map(|i| sqrt_line(&m.iter().map(|r| r[i]).collect::<Vec<_>>()).1)
             .collect();

@@ -11,7 +11,8 @@
 
 use common::testing::reference::{cosine, safetensors_matrix, tiny_gpt2_dir, RawMatrix};
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, json_f64s, points, read_csv, run_project, xs, ys,
+    FigureSeries, ProjectRun,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -35,14 +36,6 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -61,19 +54,6 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
-}
-
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
-}
-
-fn xs(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.0).collect()
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
 }
 
 /// The heatmaps of a figure's CSV: panel -> matrix (rows as stored).
@@ -171,7 +151,7 @@ fn check1_config_table_and_parameter_counts() {
             )
         );
     }
-    let shape = f64s(&reference()["c_attn_shape"]);
+    let shape = json_f64s(&reference()["c_attn_shape"]);
     assert_eq!(shape, [d as f64, 3.0 * d as f64]);
     assert_eq!(
         r.summary_line("block 2 c_attn weight shape in GPT2-small: ")
@@ -224,10 +204,10 @@ fn check2_fused_layout_split_and_heads() {
 
     // x @ W[:, i*d..(i+1)*d] + b[i*d..] = transformers' c_attn(x) split into q | k | v
     let bias = vector(&format!("h.{layer}.attn.c_attn.bias"));
-    let x = f64s(&reference()["c_attn_input"]);
+    let x = json_f64s(&reference()["c_attn_input"]);
     let n = x.len() / d;
     for (i, key) in ["c_attn_q", "c_attn_k", "c_attn_v"].iter().enumerate() {
-        let want = f64s(&reference()[*key]);
+        let want = json_f64s(&reference()[*key]);
         let mut got = vec![];
         for t in 0..n {
             for c in 0..d {
@@ -300,7 +280,7 @@ fn parts2_and_3_weight_distributions() {
             let row = &img[n - 1 - l];
             close(
                 row,
-                &f64s(&layers()[l][key]["density"]),
+                &json_f64s(&layers()[l][key]["density"]),
                 1e-9,
                 &format!("2c {m} layer {l}"),
             );
@@ -313,8 +293,8 @@ fn parts2_and_3_weight_distributions() {
     let panel = format!("Distribution of QKV weights in layer {layer} in GPT2-small");
     for (m, key) in MATRICES.iter().zip(QKV) {
         let p = points(&b, &panel, m);
-        let edges = f64s(&layers()[layer][key]["fd_edges"]);
-        let counts = f64s(&layers()[layer][key]["fd_counts"]);
+        let edges = json_f64s(&layers()[layer][key]["fd_edges"]);
+        let counts = json_f64s(&layers()[layer][key]["fd_counts"]);
         close(&xs(p), &edges[..edges.len() - 1], 1e-12, "FD left edges");
         close(&ys(p), &counts, 0.0, "FD counts");
         assert_eq!(counts.iter().sum::<f64>(), 256.0, "d^2 values");
@@ -347,7 +327,7 @@ fn check3_head0_cosine_matrix() {
     }
     close(
         &c.concat(),
-        &f64s(&reference()["head0_cos"]),
+        &json_f64s(&reference()["head0_cos"]),
         1e-12,
         "vs torch",
     );
@@ -358,8 +338,8 @@ fn check3_head0_cosine_matrix() {
         &format!("B) Distribution of the {pairs} unique pairs"),
         "series0",
     );
-    let counts = f64s(&reference()["head0_hist_counts"]);
-    let edges = f64s(&reference()["head0_hist_edges"]);
+    let counts = json_f64s(&reference()["head0_hist_counts"]);
+    let edges = json_f64s(&reference()["head0_hist_edges"]);
     assert_eq!(p.len(), 40);
     close(&ys(p), &counts, 0.0, "40-bin counts");
     assert_eq!(counts.iter().sum::<f64>(), pairs as f64);
@@ -434,7 +414,7 @@ fn part5_within_and_across_head_pools() {
         for l in 0..n {
             close(
                 &img[n - 1 - l],
-                &f64s(&refs[l]["density"]),
+                &json_f64s(&refs[l]["density"]),
                 1e-9,
                 &format!("5b {name} {l}"),
             );
@@ -445,14 +425,14 @@ fn part5_within_and_across_head_pools() {
     for (panel, key) in [("A) W_Q", "q"), ("B) W_K", "k")] {
         for pool in ["within", "across"] {
             let r = &layers()[layer][key][pool];
-            let edges = f64s(&r["fd_edges"]);
+            let edges = json_f64s(&r["fd_edges"]);
             let p = points(
                 &a,
                 &format!("{panel}, layer {layer}"),
                 &format!("{pool} heads"),
             );
             close(&xs(p), &edges[..edges.len() - 1], 1e-9, "5a left edges");
-            close(&ys(p), &f64s(&r["fd_density"]), 1e-6, "5a densities");
+            close(&ys(p), &json_f64s(&r["fd_density"]), 1e-6, "5a densities");
         }
     }
 }

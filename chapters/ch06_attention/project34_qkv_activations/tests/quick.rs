@@ -13,7 +13,8 @@
 
 use common::testing::reference::{safetensors_matrix, tiny_gpt2_dir};
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, json_f64s, json_usizes, points, read_csv,
+    run_project, xs, ys, FigureSeries, ProjectRun,
 };
 use common::{HookedModel, Names, PaddingSide};
 use serde_json::Value;
@@ -40,22 +41,6 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_u64().expect("an integer") as usize)
-        .collect()
-}
-
 fn cfg(key: &str) -> usize {
     reference()["config"][key].as_u64().unwrap() as usize
 }
@@ -70,7 +55,7 @@ fn rows() -> Vec<Vec<u32>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| usizes(r).into_iter().map(|t| t as u32).collect())
+        .map(|r| json_usizes(r).into_iter().map(|t| t as u32).collect())
         .collect()
 }
 
@@ -80,19 +65,6 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
-}
-
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
-}
-
-fn xs(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.0).collect()
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
 }
 
 /// The heatmaps of a figure's CSV: panel -> matrix (rows as stored).
@@ -108,7 +80,7 @@ fn matrix(flat: &[f64], cols: usize) -> Vec<Vec<f64>> {
 
 /// transformers' c_attn output of sequence 0 at layer `l`: `[pos][3d]`.
 fn c_attn_seq0(l: usize) -> Vec<Vec<f64>> {
-    let all = f64s(&reference()["c_attn_seq0"]);
+    let all = json_f64s(&reference()["c_attn_seq0"]);
     let (p, w) = (rows()[0].len(), 3 * cfg("n_embd"));
     matrix(&all[l * p * w..(l + 1) * p * w], w)
 }
@@ -128,7 +100,7 @@ fn vector(name: &str) -> Vec<f64> {
     assert_eq!(keys.len(), 1, "{name}: {keys:?}");
     let e = &header[keys[0]];
     assert_eq!(e["dtype"], "F32");
-    let off = usizes(&e["data_offsets"]);
+    let off = json_usizes(&e["data_offsets"]);
     bytes[8 + n + off[0]..8 + n + off[1]]
         .chunks_exact(4)
         .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
@@ -151,8 +123,8 @@ fn every_figure_is_written() {
 #[test]
 fn check1_batch_of_target_contexts() {
     let r = reference();
-    let positions = usizes(&r["positions"]);
-    let kept = usizes(&r["kept"]);
+    let positions = json_usizes(&r["positions"]);
+    let kept = json_usizes(&r["kept"]);
     assert_eq!(r["target_id"], 588);
     assert!(
         positions.iter().any(|&p| p < 50),
@@ -271,7 +243,7 @@ fn check2_c_attn_output_split_and_heads() {
     let hm = heatmaps("ch6_proj34_part1");
     let img = &hm[&format!("QKV activations (c_attn output) of layer {l} at the target token")];
     assert_eq!((img.len(), img[0].len()), (n, 3 * d));
-    let want = matrix(&f64s(&reference()["c_attn_final"]), 3 * d);
+    let want = matrix(&json_f64s(&reference()["c_attn_final"]), 3 * d);
     for i in 0..n {
         close(&img[i], &want[i], ACT_TOL, &format!("part 1 row {i}"));
     }
@@ -285,7 +257,7 @@ fn check2_c_attn_output_split_and_heads() {
     assert_eq!(vlines, [d as f64, 2.0 * d as f64]);
 
     // by hand from transformers' block input of sequence 0
-    let resid = matrix(&f64s(&reference()["resid_pre_seq0"]), d);
+    let resid = matrix(&json_f64s(&reference()["resid_pre_seq0"]), d);
     let hand = c_attn_by_hand(&resid, l);
     let seq0 = c_attn_seq0(l);
     for t in 0..resid.len() {
@@ -401,7 +373,7 @@ fn check2_hook_points_and_attention() {
     }
     close(
         &probs,
-        &f64s(&reference()["attn_seq0"]),
+        &json_f64s(&reference()["attn_seq0"]),
         1e-5,
         "recomputed vs transformers",
     );
@@ -553,7 +525,7 @@ fn parts2b_and_4_densities() {
         for (c, cat) in CATEGORIES.iter().enumerate() {
             let p = points(&s, &panel, &format!("{name} {}", cat.to_lowercase()));
             close(&xs(p), &e2[..233], 1e-12, "left edges");
-            let want = f64s(&reference()["density_part2"][m][c]);
+            let want = json_f64s(&reference()["density_part2"][m][c]);
             close(&ys(p), &want, 1e-9, &format!("2b {name} {cat}"));
             let area: f64 = ys(p).iter().map(|v| v * 14.0 / 233.0).sum();
             assert!((area - 1.0).abs() < 1e-9, "{name} {cat}: area {area}");
@@ -567,7 +539,7 @@ fn parts2b_and_4_densities() {
             assert_eq!((img.len(), img[0].len()), (n_layer, 100));
             for l in 0..n_layer {
                 let row = &img[n_layer - 1 - l]; // origin lower
-                let want = f64s(&reference()["density_part4"][l][m][c]);
+                let want = json_f64s(&reference()["density_part4"][l][m][c]);
                 close(row, &want, 1e-9, &format!("4 {cat} {name} layer {l}"));
                 let area: f64 = row.iter().map(|v| v * 0.08).sum();
                 assert!(

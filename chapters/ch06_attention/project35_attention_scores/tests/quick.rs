@@ -12,7 +12,8 @@
 
 use common::testing::reference::tiny_gpt2_dir;
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, json_f64s, points, read_csv, run_project, xs, ys,
+    FigureSeries, ProjectRun,
 };
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use serde_json::Value;
@@ -35,14 +36,6 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu", "--seed", "3"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn cfg(key: &str) -> usize {
     reference()["config"][key].as_u64().unwrap() as usize
 }
@@ -63,19 +56,6 @@ fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
 }
 
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
-}
-
-fn xs(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.0).collect()
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
-}
-
 /// The heatmaps of a figure's CSV: panel -> matrix (rows as stored, row 0 on top).
 fn heatmaps(fig: &str) -> BTreeMap<String, Vec<Vec<f64>>> {
     figure_heatmaps(&run().file(&format!("{fig}.csv"))).unwrap()
@@ -83,7 +63,7 @@ fn heatmaps(fig: &str) -> BTreeMap<String, Vec<Vec<f64>>> {
 
 /// transformers' Q or K of layer `l`, `[T][d]`.
 fn qk(which: &str, l: usize) -> Vec<Vec<f64>> {
-    f64s(&reference()[which][l])
+    json_f64s(&reference()[which][l])
         .chunks(cfg("n_embd"))
         .map(|c| c.to_vec())
         .collect()
@@ -137,7 +117,7 @@ fn every_figure_is_written() {
 fn hook_attn_scores_are_masked_scaled_scores() {
     let model =
         HookedModel::from_pretrained(tiny_gpt2_dir().to_str().unwrap(), tch::Device::Cpu).unwrap();
-    let ids: Vec<u32> = f64s(&reference()["ids"])
+    let ids: Vec<u32> = json_f64s(&reference()["ids"])
         .iter()
         .map(|&v| v as u32)
         .collect();
@@ -189,7 +169,7 @@ fn hook_attn_scores_are_masked_scaled_scores() {
         let pattern = get("hook_pattern");
         close(
             &pattern,
-            &f64s(&reference()["attentions"][l]),
+            &json_f64s(&reference()["attentions"][l]),
             ACT_TOL,
             &format!("layer {l} pattern"),
         );
@@ -208,13 +188,13 @@ fn hook_attn_scores_are_masked_scaled_scores() {
         }
         close(
             &get("hook_q"),
-            &f64s(&reference()["q"][l]),
+            &json_f64s(&reference()["q"][l]),
             ACT_TOL,
             "hook_q = c_attn Q",
         );
         close(
             &get("hook_k"),
-            &f64s(&reference()["k"][l]),
+            &json_f64s(&reference()["k"][l]),
             ACT_TOL,
             "hook_k = c_attn K",
         );
@@ -233,7 +213,7 @@ fn check1_and_2_causal_softmax() {
         let flat: Vec<f64> = a.iter().flatten().flatten().copied().collect();
         close(
             &flat,
-            &f64s(&reference()["attentions"][layer]),
+            &json_f64s(&reference()["attentions"][layer]),
             1e-5,
             "vs transformers",
         );
@@ -245,7 +225,7 @@ fn check1_and_2_causal_softmax() {
             }
         }
     }
-    let att = f64s(&reference()["attentions"][l]);
+    let att = json_f64s(&reference()["attentions"][l]);
     let at = |hh: usize, i: usize, j: usize| att[(hh * t + i) * t + j];
     let final_prev: Vec<f64> = (0..h)
         .flat_map(|hh| (0..t - 1).map(move |j| at(hh, t - 1, j)))
@@ -311,8 +291,8 @@ fn check3_head_averaging() {
     let (t, h) = (n_tokens(), cfg("n_head"));
     let s = series("ch6_proj35_part9");
     let p = points(&s, "A) Head-agnostic vs head-averaged", "series0");
-    let all = f64s(&reference()["qkt_all"]);
-    let each = f64s(&reference()["mean_each"]);
+    let all = json_f64s(&reference()["qkt_all"]);
+    let each = json_f64s(&reference()["mean_each"]);
     close(&xs(p), &all, ACT_TOL, "qkt_all");
     close(&ys(p), &each, ACT_TOL, "mean of qkt_each");
     let scale = all.iter().map(|v| v.abs()).fold(0.0, f64::max);
@@ -348,8 +328,8 @@ fn check3_head_averaging() {
 #[test]
 fn check4_pools_and_part4() {
     let (h, t, l) = (cfg("n_head"), n_tokens(), layer());
-    let within = f64s(&reference()["within"][l]);
-    let across = f64s(&reference()["across"][l]);
+    let within = json_f64s(&reference()["within"][l]);
+    let across = json_f64s(&reference()["across"][l]);
     assert_eq!(within.len(), h * (t - 2));
     assert_eq!(across.len(), h * (h - 1) * (t - 2));
     let r = run();
@@ -384,8 +364,8 @@ fn check4_pools_and_part4() {
     );
     for (i, name) in ["Same head", "Diff heads"].iter().enumerate() {
         let p = points(&s, "B) Distributions", name);
-        let dens = f64s(&reference()["fd_density"][i]);
-        let e = f64s(&reference()["fd_edges"][i]);
+        let dens = json_f64s(&reference()["fd_density"][i]);
+        let e = json_f64s(&reference()["fd_edges"][i]);
         let centres: Vec<f64> = e.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
         assert_eq!(p.len(), dens.len(), "{name}: number of FD bins");
         close(&xs(p), &centres, ACT_TOL, "bin centres");
@@ -436,7 +416,7 @@ fn check5_why_scale() {
 /// [30026, 1154, 318, 257, 3124] (also what transformers' tokenizer gives).
 #[test]
 fn check6_tokenizer() {
-    let ids = f64s(&reference()["purple_ids"]);
+    let ids = json_f64s(&reference()["purple_ids"]);
     assert_eq!(ids.len(), 115);
     assert_eq!(ids[..5], [30026.0, 1154.0, 318.0, 257.0, 3124.0]);
     assert_eq!(
@@ -457,7 +437,7 @@ fn parts5_6_8_densities() {
         for l in 0..n {
             close(
                 &img[n - 1 - l],
-                &f64s(&reference()["density5"][l][i]),
+                &json_f64s(&reference()["density5"][l][i]),
                 1e-9,
                 panel,
             );
@@ -472,7 +452,7 @@ fn parts5_6_8_densities() {
         let mean: Vec<f64> = (0..100)
             .map(|b| {
                 (0..n)
-                    .map(|l| f64s(&reference()["density5"][l][i])[b])
+                    .map(|l| json_f64s(&reference()["density5"][l][i])[b])
                     .sum::<f64>()
                     / n as f64
             })
@@ -493,14 +473,14 @@ fn parts5_6_8_densities() {
         let b = points(&s, "Distributions of QK^T", &name);
         close(
             &ys(b),
-            &f64s(&reference()["density6"][l]),
+            &json_f64s(&reference()["density6"][l]),
             1e-6,
             "6B density",
         );
         let c = points(&s, "Distributions of softmax(QK^T)", &name);
-        let edges = f64s(&reference()["edges6c"][l]);
+        let edges = json_f64s(&reference()["edges6c"][l]);
         close(&xs(c), &edges[..201], 1e-6, "6C left edges (data range)");
-        let want = f64s(&reference()["density6c"][l]);
+        let want = json_f64s(&reference()["density6c"][l]);
         let got = ys(c);
         // Float32 vs float64 softmax may move a value that sits on a bin edge: allow at
         // most two such moves (each changes two bins by one count).
@@ -544,7 +524,7 @@ fn parts5_6_8_densities() {
         for l in 0..n {
             close(
                 &img[n - 1 - l],
-                &f64s(&reference()["density8"][l][i]),
+                &json_f64s(&reference()["density8"][l][i]),
                 1e-6,
                 panel,
             );

@@ -10,7 +10,8 @@
 
 use common::testing::reference::tiny_gpt2_dir;
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, json_f64s, points, read_csv, run_project, xs, ys,
+    FigureSeries, ProjectRun,
 };
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use serde_json::Value;
@@ -35,16 +36,8 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn lengths() -> Vec<usize> {
-    f64s(&reference()["lengths"])
+    json_f64s(&reference()["lengths"])
         .iter()
         .map(|&l| l as usize)
         .collect()
@@ -64,19 +57,6 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
-}
-
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
-}
-
-fn xs(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.0).collect()
 }
 
 /// A table the program wrote: header and rows.
@@ -126,7 +106,7 @@ fn batch_and_token_mask() {
     );
     let ids = r["input_ids"].as_array().unwrap();
     for (i, row) in ids.iter().enumerate() {
-        let row = f64s(row);
+        let row = json_f64s(row);
         assert!(
             row[lens[i]..].iter().all(|&x| x == 50256.0),
             "pads of row {i}"
@@ -202,7 +182,7 @@ fn check1_padding_invariance() {
                 &format!("text {i} layer {l}: padded vs alone"),
             );
             if i == shortest {
-                let hf = f64s(&reference()["alone_shortest"][l]);
+                let hf = json_f64s(&reference()["alone_shortest"][l]);
                 close(
                     &av,
                     &hf,
@@ -250,7 +230,7 @@ fn check2_part2_selection_and_distributions() {
             "A) Distribution of attention adjustment magnitudes",
             &label,
         );
-        let edges = f64s(&r["edges"]);
+        let edges = json_f64s(&r["edges"]);
         let centres: Vec<f64> = edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
         close(
             &xs(line),
@@ -260,7 +240,7 @@ fn check2_part2_selection_and_distributions() {
         );
         close(
             &ys(line),
-            &f64s(&r["density"]),
+            &json_f64s(&r["density"]),
             1e-3,
             &format!("layer {l} FD density"),
         );
@@ -283,7 +263,7 @@ fn check2_part3_masked_position_means() {
         // origin lower: stored row 0 is the last layer
         close(
             &img[n_layer() - 1 - l],
-            &f64s(&reference()["X"][l]),
+            &json_f64s(&reference()["X"][l]),
             ACT_TOL,
             &format!("X layer {l}"),
         );
@@ -298,7 +278,7 @@ fn check2_part3_masked_position_means() {
         .collect();
     assert_eq!(counts, want);
     // pads would change X: the norms at pad slots are not the valid ones (here they differ)
-    let norms0 = f64s(&reference()["norms"][0]);
+    let norms0 = json_f64s(&reference()["norms"][0]);
     let mut with_pads = 0.0;
     for row in 0..lens.len() {
         with_pads += norms0[row * t + t - 1];
@@ -319,7 +299,7 @@ fn check3_position_regression() {
     let img = heatmap("ch6_proj36_part3a");
     let fig = series("ch6_proj36_part4");
     for l in 0..n_layer() {
-        let want = f64s(&reference()["part4"][l]);
+        let want = json_f64s(&reference()["part4"][l]);
         close(
             &[b0[l], b1[l]],
             &want,
@@ -369,7 +349,7 @@ fn check3_position_regression() {
 fn check3_4_lag_regression_and_triples() {
     let lens = lengths();
     let rows: usize = lens.iter().map(|&l| l.saturating_sub(3)).sum();
-    let per_seq: Vec<usize> = f64s(&reference()["triples_per_seq"])
+    let per_seq: Vec<usize> = json_f64s(&reference()["triples_per_seq"])
         .iter()
         .map(|&v| v as usize)
         .collect();
@@ -394,7 +374,7 @@ fn check3_4_lag_regression_and_triples() {
     for l in 0..n_layer() {
         close(
             &[b0[l], b1[l], b2[l]],
-            &f64s(&reference()["part5"][l]),
+            &json_f64s(&reference()["part5"][l]),
             1e-4,
             &format!("layer {l}"),
         );
@@ -414,7 +394,7 @@ fn check5_percentile_colour_limits() {
     let got: Vec<f64> = tail.split(", ").map(|v| v.parse().unwrap()).collect();
     close(
         &got,
-        &f64s(&reference()["clim"]),
+        &json_f64s(&reference()["clim"]),
         1e-4,
         "colour limits (printed to 4 places)",
     );
@@ -427,7 +407,7 @@ fn check5_percentile_colour_limits() {
     };
     close(
         &[pct(5.0), pct(95.0)],
-        &f64s(&reference()["clim"]),
+        &json_f64s(&reference()["clim"]),
         ACT_TOL,
         "by hand",
     );

@@ -7,7 +7,8 @@
 //! checks 1, 2, 3 and 5) and the window indexing in `src/main.rs` (check 4).
 
 use common::testing::{
-    assert_close, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_series, json_f64s, points, read_csv, run_project, xs, ys, FigureSeries,
+    ProjectRun,
 };
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -30,14 +31,6 @@ fn run() -> &'static ProjectRun {
     })
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -48,19 +41,6 @@ fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
-}
-
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
-}
-
-fn xs(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.0).collect()
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
 }
 
 fn column(name: &str, col: &str) -> Vec<f64> {
@@ -129,13 +109,13 @@ fn check4_accuracy_indexing() {
     let start = r["start"].as_u64().unwrap() as usize;
     assert_eq!(start, n / 2);
     let w = r["window"].as_u64().unwrap() as usize;
-    let ids = f64s(&r["window_ids"]);
-    let targets = f64s(&r["targets"]);
+    let ids = json_f64s(&r["window_ids"]);
+    let targets = json_f64s(&r["targets"]);
     assert_eq!(column("part2_predictions.csv", "token"), ids);
     assert_eq!(column("part2_predictions.csv", "target"), targets);
     assert_eq!(
         column("part2_predictions.csv", "predicted"),
-        f64s(&r["predicted"])
+        json_f64s(&r["predicted"])
     );
     // targets are the window shifted by one, and the last is outside the window
     assert_eq!(targets[..w - 1], ids[1..]);
@@ -157,7 +137,7 @@ fn check4_accuracy_indexing() {
     );
     assert_eq!(
         column("part2_predictions.csv", "toklen"),
-        f64s(&r["toklen"])
+        json_f64s(&r["toklen"])
     );
 }
 
@@ -194,13 +174,13 @@ fn part2_figures() {
         let p = points(&s, "Target token lengths", &label);
         close(
             &xs(p),
-            &f64s(&fd["left"]),
+            &json_f64s(&fd["left"]),
             1e-9,
             &format!("{key} bin edges"),
         );
         close(
             &ys(p),
-            &f64s(&fd["density"]),
+            &json_f64s(&fd["density"]),
             1e-9,
             &format!("{key} densities"),
         );
@@ -213,7 +193,7 @@ fn part2_figures() {
 fn part3_histograms() {
     let p3 = &reference()["part3"];
     let layer = reference()["layer"].as_u64().unwrap();
-    let edges = f64s(&p3["edges"]);
+    let edges = json_f64s(&p3["edges"]);
     assert_eq!(edges.len(), 31);
     close(
         &column("part3_bins.csv", "left"),
@@ -229,14 +209,14 @@ fn part3_histograms() {
     );
     let cc = column("part3_bins.csv", "count_correct");
     let ci = column("part3_bins.csv", "count_incorrect");
-    assert_eq!(cc, f64s(&p3["count_correct"]));
-    assert_eq!(ci, f64s(&p3["count_incorrect"]));
+    assert_eq!(cc, json_f64s(&p3["count_correct"]));
+    assert_eq!(ci, json_f64s(&p3["count_incorrect"]));
     let c = correct();
     let k = c.iter().filter(|&&b| b).count() as f64;
     assert_eq!(cc.iter().sum::<f64>(), k, "every correct position counted");
     assert_eq!(ci.iter().sum::<f64>(), c.len() as f64 - k);
     let yc = column("part3_bins.csv", "p_correct");
-    close(&yc, &f64s(&p3["p_correct"]), 1e-12, "yC");
+    close(&yc, &json_f64s(&p3["p_correct"]), 1e-12, "yC");
     close(
         &[yc.iter().sum::<f64>()],
         &[1.0],
@@ -256,10 +236,10 @@ fn part3_histograms() {
     let title = format!("Log-norms of attention adjustments, layer {layer}");
     let corr = points(&s, &title, "Correct");
     close(&xs(corr), &edges[..30], NORM_TOL, "x = left edges");
-    close(&ys(corr), &f64s(&p3["p_correct"]), 1e-12, "yC line");
+    close(&ys(corr), &json_f64s(&p3["p_correct"]), 1e-12, "yC line");
     close(
         &ys(points(&s, &title, "Incorrect")),
-        &f64s(&p3["p_incorrect"]),
+        &json_f64s(&p3["p_incorrect"]),
         1e-12,
         "yI line",
     );
@@ -307,7 +287,7 @@ fn part4_divergences() {
         "series0",
     );
     assert_eq!(xs(p), (10..=50).map(f64::from).collect::<Vec<_>>());
-    close(&ys(p), &f64s(&p4["sweep"]), 1e-6, "sweep");
+    close(&ys(p), &json_f64s(&p4["sweep"]), 1e-6, "sweep");
     let sweep = ys(p);
     assert!(sweep.windows(2).any(|w| w[1] < w[0]), "not monotone here");
 }

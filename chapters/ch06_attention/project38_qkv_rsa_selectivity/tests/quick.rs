@@ -10,7 +10,9 @@
 // Matrix checks read best as index loops.
 #![allow(clippy::needless_range_loop)]
 
-use common::testing::{assert_close, figure_heatmaps, read_csv, run_project, ProjectRun};
+use common::testing::{
+    assert_close, figure_heatmaps, json_f64s, read_csv, run_project, ProjectRun,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -34,16 +36,8 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn rows3(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array().unwrap().iter().map(f64s).collect()
+    v.as_array().unwrap().iter().map(json_f64s).collect()
 }
 
 fn layer() -> usize {
@@ -55,7 +49,7 @@ fn n_layer() -> usize {
 }
 
 fn labels() -> Vec<usize> {
-    f64s(&reference()["labels"])
+    json_f64s(&reference()["labels"])
         .iter()
         .map(|&v| v as usize)
         .collect()
@@ -256,7 +250,7 @@ fn check3_cosine_matrices_and_rsa() {
 #[test]
 fn check4_position_one_is_one_vector() {
     let r = reference();
-    assert!(f64s(&r["pos1_spread"]).iter().all(|&v| v == 0.0));
+    assert!(json_f64s(&r["pos1_spread"]).iter().all(|&v| v == 0.0));
     assert_eq!(
         run()
             .summary_value(
@@ -281,7 +275,7 @@ fn check4_position_one_is_one_vector() {
 }
 
 fn selectivity_matches(name: &str, key: &str) {
-    let want = f64s(&reference()[key]); // [layers][3][3] flat
+    let want = json_f64s(&reference()[key]); // [layers][3][3] flat
     let got = table(name, 2);
     assert_eq!(got.len(), 3 * n_layer());
     for (i, row) in got.iter().enumerate() {
@@ -306,7 +300,7 @@ fn check5_selectivity_and_fisher_z() {
     assert!((r["arctanh_half"].as_f64().unwrap() - 0.549306).abs() < 5e-7);
     selectivity_matches("part6_selectivity", "select");
     selectivity_matches("part7_selectivity_fisher_z", "select_z");
-    let sel = f64s(&r["select"]);
+    let sel = json_f64s(&r["select"]);
     let rows = csv_rows("part5");
     for (k, name) in MATRICES.iter().enumerate() {
         let t = sel[(layer() * 3 + k) * 3 + 1];
@@ -326,7 +320,7 @@ fn check5_selectivity_and_fisher_z() {
     }
     // 6b and 7b: one point per layer and matrix, at (difference or t, average)
     for (fig, key) in [("part6b", "select"), ("part7b", "select_z")] {
-        let s = f64s(&r[key]);
+        let s = json_f64s(&r[key]);
         let rows = csv_rows(fig);
         let pts: Vec<(f64, f64)> = rows
             .iter()

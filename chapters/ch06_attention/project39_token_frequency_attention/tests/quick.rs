@@ -9,7 +9,8 @@
 //! checks 2-5).
 
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, json_f64s, read_csv, run_project, FigureSeries,
+    ProjectRun,
 };
 use common::tokenizer::Tokenizer;
 use common::{Batch, HookedModel, Names, PaddingSide};
@@ -36,16 +37,8 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn u32s(v: &Value) -> Vec<u32> {
-    f64s(v).iter().map(|&x| x as u32).collect()
+    json_f64s(v).iter().map(|&x| x as u32).collect()
 }
 
 fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
@@ -134,14 +127,14 @@ fn check1_hooked_scores_are_the_models_attention() {
         let v = |t: &Tensor| common::device::to_vec_f64(t).unwrap();
         close(
             &v(&s),
-            &f64s(&c["scores"][l]),
+            &json_f64s(&c["scores"][l]),
             TOL,
             &format!("layer {l} per-head scores"),
         );
         let soft = s.softmax(-1, Kind::Float);
         close(
             &v(&soft),
-            &f64s(&c["attentions"][l]),
+            &json_f64s(&c["attentions"][l]),
             TOL,
             &format!("layer {l} softmax vs transformers"),
         );
@@ -157,7 +150,7 @@ fn check1_hooked_scores_are_the_models_attention() {
         );
         close(
             &v(&s.mean_dim(0, false, Kind::Float)),
-            &f64s(&c["head_mean"][l]),
+            &json_f64s(&c["head_mean"][l]),
             TOL,
             &format!("layer {l} head mean"),
         );
@@ -200,7 +193,7 @@ fn check2_counting() {
     let total = cum(want_rows);
     let line = run().summary_line(&format!("{total} tokens after {want_rows} rows"));
     assert!(line.is_ok(), "{line:?}");
-    let counts = f64s(&r["counts"]);
+    let counts = json_f64s(&r["counts"]);
     assert_eq!(counts.iter().sum::<f64>() as usize, total);
     // Part 1: log(count / total + 1e-15) for every token id
     let s = series("ch6_proj39_part1");
@@ -236,7 +229,7 @@ fn check2_counting() {
 /// (the reference's log proportions of sequence 0's tokens).
 #[test]
 fn check3_pair_matrix() {
-    let lp = f64s(&reference()["log_props_seq0"]);
+    let lp = json_f64s(&reference()["log_props_seq0"]);
     let img = heatmap("ch6_proj39_part5a");
     let p = lp.len();
     assert_eq!((img.len(), img[0].len()), (p, p));
@@ -281,10 +274,10 @@ fn check4_binned_statistics() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|l| l.as_array().unwrap().iter().flat_map(f64s))
+        .flat_map(|l| l.as_array().unwrap().iter().flat_map(json_f64s))
         .collect();
     close(&got, &want, TOL, "part 6 averaged binned curves");
-    let r6: Vec<f64> = r["r6"].as_array().unwrap().iter().flat_map(f64s).collect();
+    let r6: Vec<f64> = r["r6"].as_array().unwrap().iter().flat_map(json_f64s).collect();
     let got6: Vec<f64> = column("part6_correlations.csv", "r_mean")
         .into_iter()
         .zip(column("part6_correlations.csv", "r_std"))
@@ -295,7 +288,7 @@ fn check4_binned_statistics() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(f64s)
+        .flat_map(json_f64s)
         .collect();
     let got5: Vec<f64> = column("part5c_correlations.csv", "r_mean")
         .into_iter()
@@ -320,13 +313,13 @@ fn check4_binned_statistics() {
         assert_eq!(pts.len(), (SEQ_LEN * SEQ_LEN).div_ceil(500));
         close(
             &pts.iter().map(|p| p.0).collect::<Vec<_>>(),
-            &f64s(&r["part5b_x"][i]),
+            &json_f64s(&r["part5b_x"][i]),
             1e-9,
             "part 5b x",
         );
         close(
             &pts.iter().map(|p| p.1).collect::<Vec<_>>(),
-            &f64s(&r["part5b_y"][i]),
+            &json_f64s(&r["part5b_y"][i]),
             TOL,
             "part 5b y",
         );
@@ -339,7 +332,7 @@ fn part4_adjustment_correlations() {
     let r = reference();
     close(
         &column("part4_correlations.csv", "r"),
-        &f64s(&r["r4"]),
+        &json_f64s(&r["r4"]),
         1e-4,
         "part 4 r",
     );
@@ -351,14 +344,14 @@ fn part4_adjustment_correlations() {
         .clone();
     let pts = &s[&key];
     assert_eq!(pts.len(), N_SEQS * (SEQ_LEN - 1));
-    let adj0 = f64s(&r["adj_seq0"][0]);
+    let adj0 = json_f64s(&r["adj_seq0"][0]);
     close(
         &pts[..SEQ_LEN - 1].iter().map(|p| p.1).collect::<Vec<_>>(),
         &adj0[1..],
         TOL,
         "layer 0 log norms, seq 0",
     );
-    let lp = f64s(&r["log_props_seq0"]);
+    let lp = json_f64s(&r["log_props_seq0"]);
     close(
         &pts[..SEQ_LEN - 1].iter().map(|p| p.0).collect::<Vec<_>>(),
         &lp[1..],
@@ -371,7 +364,10 @@ fn part4_adjustment_correlations() {
         .unwrap();
     assert_eq!(s[key0].len(), N_SEQS);
     assert!((s[key0][0].1 - adj0[0]).abs() < TOL);
-    assert_eq!(key.0, format!("Layer 0: (r = {:.2})", f64s(&r["r4"])[0]));
+    assert_eq!(
+        key.0,
+        format!("Layer 0: (r = {:.2})", json_f64s(&r["r4"])[0])
+    );
 }
 
 /// Offline check 5 on the real builder: the batch is the first 8 rows with >= 64 tokens,
@@ -387,7 +383,7 @@ fn check5_batch() {
     assert_eq!(kept.len(), N_SEQS);
     assert!(kept.iter().any(|&i| i != kept[0]) && kept.len() < rows.len());
     assert_eq!(
-        f64s(&r["batch_rows"])
+        json_f64s(&r["batch_rows"])
             .iter()
             .map(|&v| v as usize)
             .collect::<Vec<_>>(),

@@ -9,7 +9,8 @@
 //! through common are also unit-tested in `src/silence.rs`.
 
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, read_csv, run_project, FigureSeries, ProjectRun,
+    assert_close, figure_heatmaps, figure_series, json_f64s, points, read_csv, run_project, ys,
+    FigureSeries, ProjectRun,
 };
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -35,29 +36,12 @@ fn run() -> &'static ProjectRun {
     RUN.get_or_init(|| run_project(BIN, &["--quick", "--device", "cpu"]).unwrap())
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn usize_of(key: &str) -> usize {
     reference()[key].as_u64().unwrap() as usize
 }
 
 fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
-}
-
-fn points<'a>(s: &'a FigureSeries, panel: &str, series: &str) -> &'a [(f64, f64)] {
-    s.get(&(panel.to_string(), series.to_string()))
-        .unwrap_or_else(|| panic!("no series {series:?} in panel {panel:?}: {:?}", s.keys()))
-}
-
-fn ys(p: &[(f64, f64)]) -> Vec<f64> {
-    p.iter().map(|q| q.1).collect()
 }
 
 fn table(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -179,10 +163,10 @@ fn check4_and_part2_cosines() {
         "Cosine similarity averages and distributions",
         "mean",
     ));
-    assert_close(&means, &f64s(&r["cs_clean_mean"]), TOL, "block means").unwrap();
+    assert_close(&means, &json_f64s(&r["cs_clean_mean"]), TOL, "block means").unwrap();
     assert_close(
         &column("part2_cosines.csv", "mean"),
-        &f64s(&r["cs_clean_mean"]),
+        &json_f64s(&r["cs_clean_mean"]),
         TOL,
         "table means",
     )
@@ -196,7 +180,7 @@ fn check4_and_part2_cosines() {
         .as_array()
         .unwrap()
         .iter()
-        .map(f64s)
+        .map(json_f64s)
         .collect(); // [layer][bin]
     let (nb, nl) = (want[0].len(), want.len());
     assert_eq!((img.len(), img[0].len()), (nb, nl));
@@ -215,8 +199,8 @@ fn part3_cosine_changes() {
     let l0 = usize_of("layer");
     let mean = column("part3_cosine_changes.csv", "mean_diff");
     let mx = column("part3_cosine_changes.csv", "max_abs_diff");
-    assert_close(&mean, &f64s(&r["cs_diff_mean"]), TOL, "mean Δ").unwrap();
-    assert_close(&mx, &f64s(&r["cs_diff_maxabs"]), TOL, "max |Δ|").unwrap();
+    assert_close(&mean, &json_f64s(&r["cs_diff_mean"]), TOL, "mean Δ").unwrap();
+    assert_close(&mx, &json_f64s(&r["cs_diff_maxabs"]), TOL, "max |Δ|").unwrap();
     for (l, (m, a)) in mean.iter().zip(&mx).enumerate() {
         if l < l0 {
             assert_eq!((*m, *a), (0.0, 0.0), "block {l} is upstream");
@@ -228,14 +212,14 @@ fn part3_cosine_changes() {
     let panel = format!("A) Distributions of Δ cosine similarity (blocks ≥ {l0})");
     for (l, counts) in r["fd_counts"].as_object().unwrap() {
         let got = ys(points(&fig, &panel, &format!("layer {l}")));
-        assert_eq!(got, f64s(counts), "FD counts of block {l}");
+        assert_eq!(got, json_f64s(counts), "FD counts of block {l}");
     }
     let b = ys(points(
         &fig,
         "B) Average Δ cosine similarity",
         &format!("layer {l0}"),
     ));
-    assert_close(&b, &[f64s(&r["cs_diff_mean"])[l0]], TOL, "panel B").unwrap();
+    assert_close(&b, &[json_f64s(&r["cs_diff_mean"])[l0]], TOL, "panel B").unwrap();
 }
 
 fn top10_ids(line: &str) -> Vec<u64> {

@@ -6,7 +6,9 @@
 //! forms (the spec's token ids, permutation invariants, block-pass counts).
 
 use common::testing::reference::tiny_gpt2_dir;
-use common::testing::{assert_close, figure_heatmaps, read_csv, run_project, ProjectRun};
+use common::testing::{
+    assert_close, figure_heatmaps, json_f64s, read_csv, run_project, ProjectRun,
+};
 use common::{Batch, Hook, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -42,16 +44,8 @@ fn model() -> HookedModel {
     HookedModel::from_pretrained(tiny_gpt2_dir().to_str().unwrap(), Device::Cpu).unwrap()
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
 fn matrix(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array().unwrap().iter().map(f64s).collect()
+    v.as_array().unwrap().iter().map(json_f64s).collect()
 }
 
 fn ids_em() -> Vec<u32> {
@@ -195,12 +189,12 @@ fn check5_tokens() {
     assert_eq!(me, IDS_ME.to_vec());
     assert_eq!(em, ids_em());
     let want: Vec<f64> = IDS_ME.iter().map(|&i| i as f64).collect();
-    assert_eq!(f64s(&r["ids_me"]), want, "transformers' tokenizer");
+    assert_eq!(json_f64s(&r["ids_me"]), want, "transformers' tokenizer");
     assert_eq!(
-        f64s(&r["ids_em"]),
+        json_f64s(&r["ids_em"]),
         ids_em().iter().map(|&i| i as f64).collect::<Vec<_>>()
     );
-    assert_eq!(f64s(&r["mike_positions"]), vec![1.0, 9.0]);
+    assert_eq!(json_f64s(&r["mike_positions"]), vec![1.0, 9.0]);
     let differ: Vec<usize> = (0..14).filter(|&i| me[i] != em[i]).collect();
     assert_eq!(differ, vec![9]);
     assert!(run()
@@ -356,7 +350,10 @@ fn part2_scrambling_and_checks3_6() {
     let py_ioi = matrix(&r["scramble_ioi"]);
     for l in 0..n {
         for h in 0..nh {
-            let p: Vec<i64> = f64s(&py_perms[l][h]).iter().map(|&v| v as i64).collect();
+            let p: Vec<i64> = json_f64s(&py_perms[l][h])
+                .iter()
+                .map(|&v| v as i64)
+                .collect();
             let got = ioi(&last_logits(
                 &model,
                 &ids_em(),
@@ -423,7 +420,7 @@ fn part3_me_activations() {
     let want = r["me_attn"].as_array().unwrap();
     for l in 0..n {
         let got: Vec<f64> = Vec::try_from(z_me[l].to_kind(Kind::Double).reshape([-1])).unwrap();
-        assert_close(&got, &f64s(&want[l]), TOL, &format!("MEattn[{l}]")).unwrap();
+        assert_close(&got, &json_f64s(&want[l]), TOL, &format!("MEattn[{l}]")).unwrap();
     }
     assert_eq!(
         run().summary_line("MEattn: ").unwrap(),
@@ -446,7 +443,7 @@ fn part3_me_activations() {
             assert!((cells[&(t, n - 1 - l)] - norms[l][t]).abs() < TOL);
         }
     }
-    let lim = f64s(&r["norm_lim"]);
+    let lim = json_f64s(&r["norm_lim"]);
     let line = run().summary_line("Average head norms").unwrap();
     assert!(
         line.ends_with(&format!("{:.4}, {:.4}", lim[0], lim[1])),
@@ -464,7 +461,7 @@ fn part3_me_activations() {
         let got = [row[2].parse().unwrap(), row[3].parse().unwrap()];
         assert_close(
             &got,
-            &f64s(&want[t]),
+            &json_f64s(&want[t]),
             TOL,
             &format!("2/98 percentiles at {t}"),
         )
@@ -475,9 +472,9 @@ fn part3_me_activations() {
         "ch6_proj41_part3a",
         &format!("Head activation heatmaps from layer {layer}"),
     );
-    let me = f64s(&r["me_attn"][layer as usize]);
+    let me = json_f64s(&r["me_attn"][layer as usize]);
     for t in [0usize, 9, 13] {
-        let w = f64s(&want[t]);
+        let w = json_f64s(&want[t]);
         for h in 0..nh {
             for d in 0..dh {
                 let v = me[(t * nh + h) * dh + d];
@@ -499,7 +496,7 @@ fn part4_two_mikes() {
     let r = reference();
     let (_, rows) = read_csv(&run().file("part4b_selectivity.csv")).unwrap();
     let got: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
-    let want = f64s(&r["ratios"]);
+    let want = json_f64s(&r["ratios"]);
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-4 * w.abs().max(1.0), "ratio {g} vs {w}");
     }
@@ -511,7 +508,7 @@ fn part4_two_mikes() {
     let cells = heatmap("ch6_proj41_part4a", "The difference of the Mikes");
     let n = r["n_layer"].as_u64().unwrap() as usize;
     for l in 0..n {
-        let me = f64s(&r["me_attn"][l]);
+        let me = json_f64s(&r["me_attn"][l]);
         for h in 0..nh {
             for d in 0..dh {
                 let want = me[(nh + h) * dh + d] - me[(9 * nh + h) * dh + d];
