@@ -19,6 +19,7 @@
 //! | [`split`] | stratified train/test split |
 //! | [`tree`] | CART decision tree classifier with Gini importances |
 //! | [`tsne`] | exact t-SNE |
+//! | [`kendall`] | Kendall's τ-b with scipy's exact/asymptotic p-value |
 //! | [`hypothesis`] | t-tests, McNemar, Bonferroni, Benjamini–Hochberg, Cohen's d, Fisher z, permutation tests |
 //! | [`mutual_info`] | histogram and Kraskov (KSG) mutual information, Minkowski distances |
 //! | [`xgboost`] | gradient-boosted trees through the real XGBoost library (C API) |
@@ -28,6 +29,7 @@ pub mod curve_fit;
 pub mod decomposition;
 pub mod descriptive;
 pub mod hypothesis;
+pub mod kendall;
 pub mod logistic;
 pub mod mutual_info;
 pub mod regression;
