@@ -60,6 +60,27 @@ pub fn histogram_counts(values: &[f64], bins: &Bins) -> (Vec<f64>, Vec<f64>) {
     (edges, counts)
 }
 
+/// A Freedman–Diaconis histogram (numpy's `bins='fd'`) as a curve through the bin
+/// centres: the counts, or with `density` count / (n · bin width) (numpy's
+/// `density=True`), which integrates to 1. For histograms drawn as lines.
+pub fn fd_curve(values: &[f64], density: bool) -> (Vec<f64>, Vec<f64>) {
+    let (edges, counts) = histogram_counts(values, &Bins::FreedmanDiaconis);
+    let n: f64 = counts.iter().sum();
+    let centres = edges.windows(2).map(|e| 0.5 * (e[0] + e[1])).collect();
+    let y = counts
+        .iter()
+        .zip(edges.windows(2))
+        .map(|(c, e)| {
+            if density && n > 0.0 {
+                c / (n * (e[1] - e[0]))
+            } else {
+                *c
+            }
+        })
+        .collect();
+    (centres, y)
+}
+
 /// The Freedman–Diaconis bin width `2 * IQR / n^(1/3)` of the finite values, or `None` when
 /// it is not positive (fewer than two values or zero IQR). Quartiles use linear
 /// interpolation (numpy's default).

@@ -826,3 +826,15 @@ fn bold_titles_and_text_use_the_bold_face() {
     let line = Series::line(vec![0.0], vec![0.0], Style::default()).bold();
     assert_eq!(line.kind(), "line");
 }
+
+/// FD curves: the density integrates to 1, the counts add up to n.
+#[test]
+fn fd_curve_counts_and_density() {
+    let v: Vec<f64> = (0..500).map(|i| ((i * 7919) % 500) as f64 / 50.0).collect();
+    let (x, c) = fd_curve(&v, false);
+    assert_eq!(x.len(), c.len());
+    assert_eq!(c.iter().sum::<f64>(), 500.0);
+    let (x, d) = fd_curve(&v, true);
+    let w = x[1] - x[0];
+    assert!((d.iter().sum::<f64>() * w - 1.0).abs() < 1e-9);
+}

@@ -49,14 +49,15 @@ use common::ml::hypothesis::fisher_z_all;
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
-    markersize_px, rainbow, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
+    fd_curve, markersize_px, rainbow, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb,
+    Series, Style,
 };
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use rand::{Rng, SeedableRng};
 use rsa::{
-    boundaries, corr_pairs, cosine_matrix, count, fd_curve, masked, rsa_pairs, selectivity,
-    upper_values, words, Masks, CATEGORIES, MATRICES, PAIRS, PROMPT,
+    boundaries, corr_pairs, cosine_matrix, count, masked, rsa_pairs, selectivity, upper_values,
+    words, Masks, CATEGORIES, MATRICES, PAIRS, PROMPT,
 };
 use tch::{Device, Kind, Tensor};
 

@@ -3,7 +3,6 @@
 
 use anyhow::{ensure, Context, Result};
 use common::ml::hypothesis::{fisher_z_all, ttest_ind, Alternative};
-use common::plot::{histogram_counts, Bins};
 use common::stats::{pearson, rsa, upper_triangle_indices};
 
 /// The three matrices, in the order `attn.c_attn` outputs them.
@@ -172,26 +171,6 @@ fn mean(v: &[f64]) -> f64 {
     common::stats::mean(v)
 }
 
-/// A Freedman–Diaconis histogram as a line: bin centres and, with `density`, count /
-/// (n × bin width) (numpy's `density=True`), else counts.
-pub fn fd_curve(values: &[f64], density: bool) -> (Vec<f64>, Vec<f64>) {
-    let (edges, counts) = histogram_counts(values, &Bins::FreedmanDiaconis);
-    let n: f64 = counts.iter().sum();
-    let centres = edges.windows(2).map(|e| 0.5 * (e[0] + e[1])).collect();
-    let y = counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, e)| {
-            if density && n > 0.0 {
-                c / (n * (e[1] - e[0]))
-            } else {
-                *c
-            }
-        })
-        .collect();
-    (centres, y)
-}
-
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)]
 mod tests {
@@ -294,17 +273,5 @@ mod tests {
         let zw = (0.9f64.atanh() + 0.7f64.atanh()) / 2.0;
         let za = (0.1f64.atanh() + 0.2f64.atanh() + 0.3f64.atanh()) / 4.0;
         assert!((sz[0] - (zw - za)).abs() < 1e-12);
-    }
-
-    /// FD curves: density integrates to 1, counts add up to n.
-    #[test]
-    fn fd_curves() {
-        let v: Vec<f64> = (0..500).map(|i| ((i * 7919) % 500) as f64 / 50.0).collect();
-        let (x, c) = fd_curve(&v, false);
-        assert_eq!(x.len(), c.len());
-        assert_eq!(c.iter().sum::<f64>(), 500.0);
-        let (x, d) = fd_curve(&v, true);
-        let w = x[1] - x[0];
-        assert!((d.iter().sum::<f64>() * w - 1.0).abs() < 1e-9);
     }
 }

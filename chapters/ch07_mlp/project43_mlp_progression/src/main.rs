@@ -58,14 +58,14 @@ use common::ml::descriptive::{violin_stats, Bandwidth};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
-    markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
+    fd_curve, markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
+    Style,
 };
 use common::stats::{pearson, upper_triangle};
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use progression::{
-    build_batches, cosine_rows, cross_cosine, fd_curve, pair_labels, pr_ed, rsa_pairs, Batches,
-    STAGES,
+    build_batches, cosine_rows, cross_cosine, pair_labels, pr_ed, rsa_pairs, Batches, STAGES,
 };
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};

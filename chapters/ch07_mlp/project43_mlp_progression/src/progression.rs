@@ -5,7 +5,6 @@
 use anyhow::{ensure, Result};
 use common::device::{to_rows_f64, to_vec_f64};
 use common::ml::decomposition::Spectrum;
-use common::plot::{histogram_counts, Bins};
 use common::stats::rsa;
 use ndarray::Array1;
 use tch::{Kind, Tensor};
@@ -144,30 +143,11 @@ pub fn pr_ed(x: &Tensor) -> Result<(f64, usize)> {
     ))
 }
 
-/// A Freedman–Diaconis histogram (numpy's `bins='fd'`) as a line through the bin
-/// centres: density (count / (n · width), numpy's `density=True`) or counts.
-pub fn fd_curve(values: &[f64], density: bool) -> (Vec<f64>, Vec<f64>) {
-    let (edges, counts) = histogram_counts(values, &Bins::FreedmanDiaconis);
-    let n: f64 = counts.iter().sum();
-    let centres = edges.windows(2).map(|e| 0.5 * (e[0] + e[1])).collect();
-    let y = counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, e)| {
-            if density && n > 0.0 {
-                c / (n * (e[1] - e[0]))
-            } else {
-                *c
-            }
-        })
-        .collect();
-    (centres, y)
-}
-
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
+    use common::plot::{fd_curve, histogram_counts, Bins};
     use common::stats::upper_triangle;
 
     fn tensor(x: &[Vec<f64>]) -> Tensor {

@@ -7,7 +7,6 @@ use anyhow::{ensure, Result};
 use common::ml::hypothesis::{
     benjamini_hochberg, bonferroni_significant, cohens_d_columns, ttest_ind_columns, Alternative,
 };
-use common::plot::{histogram_counts, Bins};
 use ndarray::Array2;
 
 /// The entries of a word list whose `" " + word` is exactly one token, in file order.
@@ -104,30 +103,11 @@ pub fn take<T: Clone>(v: &[T], idx: &[usize]) -> Vec<T> {
     idx.iter().map(|&i| v[i].clone()).collect()
 }
 
-/// A Freedman–Diaconis histogram as a curve through the bin centres: counts, or
-/// densities (count / (n · width)) that integrate to 1.
-pub fn fd_curve(values: &[f64], density: bool) -> (Vec<f64>, Vec<f64>) {
-    let (edges, counts) = histogram_counts(values, &Bins::FreedmanDiaconis);
-    let n: f64 = counts.iter().sum();
-    let centres = edges.windows(2).map(|e| 0.5 * (e[0] + e[1])).collect();
-    let y = counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, e)| {
-            if density && n > 0.0 {
-                c / (n * (e[1] - e[0]))
-            } else {
-                *c
-            }
-        })
-        .collect();
-    (centres, y)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use common::ml::hypothesis::{cohens_d, ttest_ind};
+    use common::plot::fd_curve;
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
 

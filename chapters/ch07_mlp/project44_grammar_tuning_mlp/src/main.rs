@@ -47,7 +47,7 @@
 mod analysis;
 
 use analysis::{
-    alternate_splits, fd_curve, inverse_permutation, neuron_tests, single_token_words, take, Kept,
+    alternate_splits, inverse_permutation, neuron_tests, single_token_words, take, Kept,
     NeuronTests,
 };
 use anyhow::{bail, ensure, Result};
@@ -60,7 +60,9 @@ use common::device::to_vec_f64;
 use common::ml::hypothesis::{cohens_d, ttest_ind, Alternative};
 use common::model::ModelConfig;
 use common::output::{thousands, Output};
-use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::{
+    fd_curve, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
+};
 use common::stats::pearson;
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
