@@ -607,3 +607,34 @@ fn separated_unscaled_feature_reaches_the_optimum() {
         );
     }
 }
+
+/// Well-conditioned data whose optimum is resolved below the objective's rounding error
+/// (800 points, |f| ≈ 365): the Newton steps' predicted decrease falls to ~1e-15 while
+/// f is only known to ~1e-13, so an Armijo test on f alone rejects the exact step. The
+/// fit must still converge, to the optimality condition computed by hand, for every
+/// seed and for alpha 0 and 0.1 (project 48 fits 98,304 such regressions).
+#[test]
+fn l1_logit_converges_when_the_decrease_is_below_rounding() {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    for seed in 0..20u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let (n0, n1) = (400, 400);
+        let mut x = Array2::<f64>::ones((n0 + n1, 2));
+        let mut y = vec![0usize; n0 + n1];
+        for i in 0..n0 + n1 {
+            let mean = if i < n0 { 0.0 } else { 1.5 };
+            x[[i, 1]] = Normal::new(mean, 1.0).unwrap().sample(&mut rng);
+            y[i] = usize::from(i >= n0);
+        }
+        for alpha in [0.0, 0.1] {
+            let fit = l1_logit(x.view(), &y, alpha)
+                .unwrap_or_else(|e| panic!("seed {seed}, alpha {alpha}: {e}"));
+            let beta = fit.params.to_vec();
+            let gap = kkt_gap(&x, &y, &beta, alpha);
+            assert!(gap < 1e-6, "seed {seed}, alpha {alpha}: optimality gap {gap}");
+            // the slope is the separation's sign and size: about 1.5 for unit variances
+            assert!(beta[1] > 1.0 && beta[1] < 2.2, "seed {seed}: slope {}", beta[1]);
+        }
+    }
+}
