@@ -632,9 +632,16 @@ fn l1_logit_converges_when_the_decrease_is_below_rounding() {
                 .unwrap_or_else(|e| panic!("seed {seed}, alpha {alpha}: {e}"));
             let beta = fit.params.to_vec();
             let gap = kkt_gap(&x, &y, &beta, alpha);
-            assert!(gap < 1e-6, "seed {seed}, alpha {alpha}: optimality gap {gap}");
+            assert!(
+                gap < 1e-6,
+                "seed {seed}, alpha {alpha}: optimality gap {gap}"
+            );
             // the slope is the separation's sign and size: about 1.5 for unit variances
-            assert!(beta[1] > 1.0 && beta[1] < 2.2, "seed {seed}: slope {}", beta[1]);
+            assert!(
+                beta[1] > 1.0 && beta[1] < 2.2,
+                "seed {seed}: slope {}",
+                beta[1]
+            );
         }
     }
 }

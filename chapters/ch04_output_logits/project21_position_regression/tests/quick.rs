@@ -405,7 +405,12 @@ fn quick_run_checks() {
             })
             .collect();
         // scikit-learn's predictions from the same losses give the same matrix
-        let want: Vec<Vec<usize>> = opt[key].as_array().unwrap().iter().map(json_usizes).collect();
+        let want: Vec<Vec<usize>> = opt[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(json_usizes)
+            .collect();
         assert_eq!(counts, want, "{set} confusion matrix vs sklearn");
         let n: usize = counts.iter().flatten().sum();
         assert_eq!(n, N_TRAIN * NPOS, "entries sum to n");

@@ -277,7 +277,12 @@ fn check4_binned_statistics() {
         .flat_map(|l| l.as_array().unwrap().iter().flat_map(json_f64s))
         .collect();
     close(&got, &want, TOL, "part 6 averaged binned curves");
-    let r6: Vec<f64> = r["r6"].as_array().unwrap().iter().flat_map(json_f64s).collect();
+    let r6: Vec<f64> = r["r6"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(json_f64s)
+        .collect();
     let got6: Vec<f64> = column("part6_correlations.csv", "r_mean")
         .into_iter()
         .zip(column("part6_correlations.csv", "r_std"))
