@@ -10,6 +10,7 @@ prompt both sides run. `run` prints the argmax token and its logit as one JSON l
 time and peak memory are measured from outside by /usr/bin/time -v.
 """
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,11 +66,12 @@ def make(shape: str, d: str) -> None:
 
 def run(d: str) -> None:
     prompt = json.loads(Path(d, "inputs.json").read_text())["prompt"]
+    device = os.environ.get("BENCH_DEVICE", "cpu")
     with torch.no_grad():
         model = tf.AutoModelForMaskedLM.from_pretrained(d) if tf.AutoConfig.from_pretrained(d).model_type in (
             "bert", "roberta") else tf.AutoModelForCausalLM.from_pretrained(d)
-        model.eval()
-        logits = model(torch.tensor([prompt])).logits[0, -1]
+        model.eval().to(device)
+        logits = model(torch.tensor([prompt], device=device)).logits[0, -1].cpu()
     top = int(logits.argmax())
     print(json.dumps({"workload": "load", "argmax": top, "logit": float(logits[top])}))
 

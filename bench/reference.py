@@ -3,6 +3,7 @@ running the same workloads on the same weights as the Rust side.
 
   python bench/reference.py make-model DIR     # random gpt2-small-shaped weights, saved once
   python bench/reference.py run W DIR OUT.json # one workload, one process (for peak memory)
+  (W7 runs on a model folder of bench/load.py make, e.g. the gpt2-xl shape)
 
 Each `run` prints nothing but writes a JSON object: {"workload", "variant" -> {"median_s",
 "times_s", "peak_rss_mb"}, "values" (W4: the 144 logit differences)}.
@@ -200,13 +201,52 @@ def w5(d):
     return {"transformers": st}
 
 
+def w7(d):
+    """Project 32's layer-patching sweep, the notebook's way: one forward hook per run that
+    replaces the last position of block L's output with the other prompt's."""
+    m = hf_model(d)
+    prompt = inputs()["prompt"]
+    assert prompt[9] == 4995, "not bench/load.py's IOI prompt"
+    other = list(prompt)
+    other[9] = 18966  # " Emma" for the second " Mike"
+    io, s = 4995, 18966
+    clean = torch.tensor([prompt], device=DEVICE)
+    other = torch.tensor([other], device=DEVICE)
+    values = []
+
+    def sweep():
+        values.clear()
+        m(clean, use_cache=False)  # the clean run (both sides make it)
+        caught = {}
+        grab = [
+            blk.register_forward_hook(lambda mod, args, out, l=l: caught.__setitem__(l, out[0][:, -1].clone()))
+            for l, blk in enumerate(m.transformer.h)
+        ]
+        m(other, use_cache=False)
+        for h in grab:
+            h.remove()
+        for l, blk in enumerate(m.transformer.h):
+            def patch(mod, args, out, l=l):
+                h = out[0].clone()
+                h[:, -1] = caught[l]
+                return (h,) + tuple(out[1:])
+
+            handle = blk.register_forward_hook(patch)
+            logits = m(clean, use_cache=False).logits[0, -1]
+            handle.remove()
+            values.append((logits[io] - logits[s]).item())
+
+    res = {"transformers_hooks": timed(sweep)}
+    return res, list(values)
+
+
 def main():
     if sys.argv[1] == "make-model":
         make_model(sys.argv[2])
         return
     work, d, out = sys.argv[2], sys.argv[3], sys.argv[4]
     values = None
-    result = {"w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5}[work](d)
+    result = {"w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5, "w7": w7}[work](d)
     if isinstance(result, tuple):
         result, values = result
     Path(out).write_text(json.dumps({"workload": work, "variants": result, "values": values}))

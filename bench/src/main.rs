@@ -13,9 +13,11 @@ use tch::Tensor;
 const REPS: usize = 5;
 
 #[derive(Parser)]
-#[command(about = "One benchmark workload (w1..w5) on the model in DIR")]
+#[command(about = "One benchmark workload (w1..w5, w7, load, matmul) on the model in DIR")]
 struct Args {
-    /// w1, w2, w3, w4 or w5.
+    /// w1..w5 (gpt2-small shape), w7 (layer-patching sweep), load (W6: load and first
+    /// logits, timed from outside), or matmul (the machine's fp32 matmul GFLOP/s, the
+    /// roofline the other workloads are compared with; DIR is not read).
     workload: String,
     /// Model folder written by `bench/reference.py make-model` (holds inputs.json).
     dir: String,
@@ -43,6 +45,14 @@ fn main() -> Result<()> {
     if args.workload == "load" {
         return load_and_first_logits(&args.dir, device);
     }
+    let sync = || {
+        if let tch::Device::Cuda(i) = device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    if args.workload == "matmul" {
+        return matmul_roofline(device, sync);
+    }
     let model = HookedModel::from_pretrained(&args.dir, device)?;
     let inputs: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}/inputs.json", args.dir))
@@ -62,11 +72,6 @@ fn main() -> Result<()> {
         v.as_array()
             .map(|a| a.iter().map(ids).collect())
             .unwrap_or_default()
-    };
-    let sync = || {
-        if let tch::Device::Cuda(i) = device {
-            tch::Cuda::synchronize(i as i64);
-        }
     };
     let mut values = serde_json::Value::Null;
     let stats = match args.workload.as_str() {
@@ -146,11 +151,120 @@ fn main() -> Result<()> {
             });
             st
         }
-        other => anyhow::bail!("unknown workload {other:?} (w1..w5)"),
+        "w7" => {
+            let (prompt, other, io, s) = w7_inputs(&inputs)?;
+            let clean = model.batch_from_ids(&[prompt], PaddingSide::Right)?;
+            let other = model.batch_from_ids(&[other], PaddingSide::Right)?;
+            let mut last = Vec::new();
+            let st = timed(sync, || {
+                last = layer_patch_sweep(&model, &clean, &other, io, s)?;
+                Ok(())
+            })?;
+            values = serde_json::json!(last);
+            st
+        }
+        other => anyhow::bail!("unknown workload {other:?} (w1..w5, w7, load, matmul)"),
     };
     println!(
         "{}",
         serde_json::json!({"workload": args.workload, "variants": {"ml4llm": stats}, "values": values})
+    );
+    Ok(())
+}
+
+/// W7's inputs, from the 14-token prompt of inputs.json (bench/load.py writes it: "When
+/// Mike and Emma went to the cafe, Mike gave a coffee to"): the other prompt has " Emma"
+/// for the second " Mike" (position 9), and the metric is logit(" Mike") − logit(" Emma")
+/// at the last position (project 32's IOI score).
+fn w7_inputs(inputs: &serde_json::Value) -> Result<(Vec<u32>, Vec<u32>, i64, i64)> {
+    const MIKE: u32 = 4995;
+    const EMMA: u32 = 18966;
+    let prompt: Vec<u32> = inputs["prompt"]
+        .as_array()
+        .ok_or_else(|| anyhow!("inputs.json has no \"prompt\" id list"))?
+        .iter()
+        .filter_map(|x| x.as_u64())
+        .map(|x| x as u32)
+        .collect();
+    anyhow::ensure!(
+        prompt.get(9) == Some(&MIKE),
+        "inputs.json's prompt is not bench/load.py's IOI prompt (\" Mike\" at position 9)"
+    );
+    let mut other = prompt.clone();
+    other[9] = EMMA;
+    Ok((prompt, other, MIKE as i64, EMMA as i64))
+}
+
+/// W7, project 32's sweep: for every block L, the clean prompt's run with the last
+/// position of block L's output replaced by the other prompt's, and the final
+/// logit(io) − logit(s). Both prompts' clean runs cache every block's output once; the
+/// run for layer L then starts at block L + 1 from the patched residual stream (the
+/// blocks before it cannot change) and computes logits at the last position only. For
+/// the last block the patch is a hook on its output (before ln_f), started at that block.
+fn layer_patch_sweep(
+    model: &HookedModel,
+    clean: &Batch,
+    other: &Batch,
+    io: i64,
+    s: i64,
+) -> Result<Vec<f64>> {
+    let n = model.cfg.n_layers;
+    anyhow::ensure!(n >= 2, "the sweep needs at least 2 blocks");
+    let names = Names::matching("blocks.*.hook_resid_post");
+    let opts = RunOptions::default()
+        .cache(names.clone())
+        .logits(LogitsAt::None);
+    let c = model.run(clean, &opts)?.cache;
+    let o = model.run(other, &opts)?.cache;
+    let t = clean.seq_len();
+    let metric = |logits: Option<Tensor>| -> Result<f64> {
+        let l = logits.ok_or_else(|| anyhow!("no logits"))?.view([-1]);
+        Ok(l.double_value(&[io]) - l.double_value(&[s]))
+    };
+    let mut out = Vec::with_capacity(n);
+    for layer in 0..n {
+        let name = format!("blocks.{layer}.hook_resid_post");
+        let src = o.get(&name)?.narrow(1, t - 1, 1); // [1, 1, d_model]
+        let run = if layer + 1 < n {
+            let resid = c.get(&name)?.copy(); // [1, pos, d_model]
+            resid.narrow(1, t - 1, 1).copy_(&src);
+            model.run(
+                clean,
+                &RunOptions::default()
+                    .start_at(layer + 1, resid)
+                    .logits(LogitsAt::Last),
+            )?
+        } else {
+            let before = c.get(&format!("blocks.{}.hook_resid_post", layer - 1))?;
+            let hooks = [common::Hook::replace(&name, src).positions(&[-1])];
+            model.run(
+                clean,
+                &RunOptions::default()
+                    .start_at(layer, before.shallow_clone())
+                    .hooks(&hooks)
+                    .logits(LogitsAt::Last),
+            )?
+        };
+        out.push(metric(run.logits)?);
+    }
+    Ok(out)
+}
+
+/// The roofline: GFLOP/s of a float32 2048 x 2048 by 2048 x 2048 matrix product (2 n³
+/// FLOP), median of REPS after a warm-up, on this device and thread count.
+fn matmul_roofline(device: tch::Device, sync: impl Fn()) -> Result<()> {
+    let n = 2048i64;
+    let opts = (tch::Kind::Float, device);
+    let (a, b) = (Tensor::randn([n, n], opts), Tensor::randn([n, n], opts));
+    let st = timed(sync, || {
+        let _ = a.matmul(&b);
+        Ok(())
+    })?;
+    let flop = 2.0 * (n as f64).powi(3);
+    let gflops = flop / st["median_s"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    println!(
+        "{}",
+        serde_json::json!({"workload": "matmul", "n": n, "gflop_per_s": gflops, "variants": {"ml4llm": st}})
     );
     Ok(())
 }
