@@ -159,13 +159,16 @@ pub fn cosine(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// All-to-all cosine similarities of the rows of `x` `[n, d]` -> `[n, n]`, on the
-/// tensor's device.
+/// tensor's device. Exactly symmetric: a matrix product need not give `s[i][j]` and
+/// `s[j][i]` bit for bit (they can come from differently blocked or threaded kernels), so
+/// the result is `(S + Sᵀ) / 2`.
 pub fn cosine_matrix(x: &tch::Tensor) -> tch::Tensor {
     let n = x
         .linalg_norm(2.0, [-1i64].as_slice(), true, x.kind())
         .clamp_min(1e-12);
     let u = x / n;
-    u.matmul(&u.tr())
+    let s = u.matmul(&u.tr());
+    (&s + s.tr()) * 0.5
 }
 
 /// Arithmetic mean (NaN for an empty slice).

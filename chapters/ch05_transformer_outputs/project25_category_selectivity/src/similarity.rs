@@ -28,7 +28,10 @@ pub fn cosine_matrix(x: &Tensor) -> Result<Vec<Vec<f64>>> {
         .sum_dim_intlist([-1i64].as_slice(), true, Kind::Double)
         .sqrt();
     let xn = &x / norms;
-    common::device::to_rows_f64(&xn.matmul(&xn.transpose(0, 1)))
+    let s = xn.matmul(&xn.transpose(0, 1));
+    // exactly symmetric: the matrix product's s[i][j] and s[j][i] can differ in the last
+    // bit (differently blocked or threaded kernels; seen on a CI machine)
+    common::device::to_rows_f64(&((&s + s.transpose(0, 1)) * 0.5))
 }
 
 /// The entries `s[i][j]` whose mask value is one of `codes`, concatenated code by code in
