@@ -8,4 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export HF_HUB_OFFLINE=1
-cargo test --workspace --locked "$@"
+# --no-fail-fast: a failing test binary does not hide the results of the others
+cargo test --workspace --locked --no-fail-fast "$@"
