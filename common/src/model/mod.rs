@@ -579,7 +579,10 @@ impl HookedModel {
         Self::load_files(&files, opts).with_context(|| format!("loading model {id_or_path:?}"))
     }
 
-    /// Load from already-resolved files.
+    /// Load from already-resolved files. Weights kept in their stored dtype on the CPU
+    /// are views of the files' memory maps, read by the kernel on first use
+    /// ([`weights::map_all`]): do not overwrite a loaded model's weight file in place
+    /// (write a new file and rename it over the old one).
     pub fn load_files(files: &ModelFiles, opts: LoadOptions) -> Result<Self> {
         refuse_half_on_cpu(opts.device, opts.dtype)?;
         let cfg = ModelConfig::from_file(&files.config)?;
