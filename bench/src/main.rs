@@ -197,10 +197,10 @@ fn w7_inputs(inputs: &serde_json::Value) -> Result<(Vec<u32>, Vec<u32>, i64, i64
 
 /// W7, project 32's sweep: for every block L, the clean prompt's run with the last
 /// position of block L's output replaced by the other prompt's, and the final
-/// logit(io) − logit(s). Both prompts' clean runs cache every block's output once; the
-/// run for layer L then starts at block L + 1 from the patched residual stream (the
-/// blocks before it cannot change) and computes logits at the last position only. For
-/// the last block the patch is a hook on its output (before ln_f), started at that block.
+/// logit(io) − logit(s), through `common::patching::resid_patch_sweep`: both prompts'
+/// clean runs cache the residual stream once, then the 48 runs go as 4 batches of 12
+/// (`BENCH_W7_GROUP` overrides the group size), each starting at its first block from
+/// the cached input and computing logits at the last position only.
 fn layer_patch_sweep(
     model: &HookedModel,
     clean: &Batch,
@@ -209,45 +209,18 @@ fn layer_patch_sweep(
     s: i64,
 ) -> Result<Vec<f64>> {
     let n = model.cfg.n_layers;
-    anyhow::ensure!(n >= 2, "the sweep needs at least 2 blocks");
-    let names = Names::matching("blocks.*.hook_resid_post");
-    let opts = RunOptions::default()
-        .cache(names.clone())
-        .logits(LogitsAt::None);
-    let c = model.run(clean, &opts)?.cache;
-    let o = model.run(other, &opts)?.cache;
-    let t = clean.seq_len();
-    let metric = |logits: Option<Tensor>| -> Result<f64> {
-        let l = logits.ok_or_else(|| anyhow!("no logits"))?.view([-1]);
-        Ok(l.double_value(&[io]) - l.double_value(&[s]))
+    let group = match std::env::var("BENCH_W7_GROUP") {
+        Ok(g) => g.parse().context("BENCH_W7_GROUP must be a whole number")?,
+        Err(_) => n.div_ceil(4),
     };
-    let mut out = Vec::with_capacity(n);
-    for layer in 0..n {
-        let name = format!("blocks.{layer}.hook_resid_post");
-        let src = o.get(&name)?.narrow(1, t - 1, 1); // [1, 1, d_model]
-        let run = if layer + 1 < n {
-            let resid = c.get(&name)?.copy(); // [1, pos, d_model]
-            resid.narrow(1, t - 1, 1).copy_(&src);
-            model.run(
-                clean,
-                &RunOptions::default()
-                    .start_at(layer + 1, resid)
-                    .logits(LogitsAt::Last),
-            )?
-        } else {
-            let before = c.get(&format!("blocks.{}.hook_resid_post", layer - 1))?;
-            let hooks = [common::Hook::replace(&name, src).positions(&[-1])];
-            model.run(
-                clean,
-                &RunOptions::default()
-                    .start_at(layer, before.shallow_clone())
-                    .hooks(&hooks)
-                    .logits(LogitsAt::Last),
-            )?
-        };
-        out.push(metric(run.logits)?);
-    }
-    Ok(out)
+    let scores = common::patching::resid_patch_sweep(
+        model,
+        clean,
+        other,
+        group,
+        common::patching::logit_difference(io, s),
+    )?;
+    Ok(Vec::<f64>::try_from(scores.to_kind(tch::Kind::Double))?)
 }
 
 /// The roofline: GFLOP/s of a float32 2048 x 2048 by 2048 x 2048 matrix product (2 n³

@@ -7,6 +7,9 @@
 //! stream and every head's output; then, for each layer, all of that layer's head
 //! patches run together as one batch (variant `h` has head `h` patched) that starts at
 //! the layer's cached residual stream and computes logits at the last position only.
+//! [`resid_patch_sweep`] does the same for project 32's sweep over blocks (patch one
+//! position of one block's output, for every block): the runs go in groups, each
+//! group one batch that starts at its first block's cached input.
 
 use crate::hooks::{Hook, Names};
 use crate::model::{Batch, HookedModel, LogitsAt, RunOptions};
@@ -25,16 +28,7 @@ pub fn head_patch_sweep(
     corrupt: &Batch,
     metric: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Tensor> {
-    if clean.size() != 1 || corrupt.size() != 1 {
-        bail!("head_patch_sweep takes one clean and one corrupted sequence");
-    }
-    if clean.seq_len() != corrupt.seq_len() {
-        bail!(
-            "clean ({} tokens) and corrupted ({} tokens) prompts must have the same length",
-            clean.seq_len(),
-            corrupt.seq_len()
-        );
-    }
+    check_pair("head_patch_sweep", clean, corrupt)?;
     let (n_layers, n_heads) = (model.cfg.n_layers, model.cfg.n_heads as i64);
     let names = Names::matching("blocks.*.attn.hook_z").and("blocks.*.hook_resid_pre");
     let opts = RunOptions::default().cache(names).logits(LogitsAt::None);
@@ -45,11 +39,7 @@ pub fn head_patch_sweep(
     let corrupt_cache = model.run(corrupt, &opts)?.cache;
 
     // n_heads copies of the clean tokens: variant h patches head h.
-    let ids: Vec<u32> = crate::device::to_vec_i64(&clean.ids)?
-        .into_iter()
-        .map(|t| t as u32)
-        .collect();
-    let variants = Batch::from_ids(&vec![ids; n_heads as usize], 0, clean.padding)?;
+    let variants = copies(clean, n_heads as usize)?;
     // [n_heads, 1, n_heads, 1]: true where variant h meets head h.
     let diagonal =
         Tensor::eye(n_heads, (Kind::Bool, model.device())).view([n_heads, 1, n_heads, 1]);
@@ -84,6 +74,103 @@ pub fn head_patch_sweep(
         rows.push(scores.to_kind(Kind::Float).to_device(tch::Device::Cpu));
     }
     Ok(Tensor::stack(&rows, 0))
+}
+
+/// For every block L: the `clean` run with the last position of block L's output
+/// (`blocks.{L}.hook_resid_post`) replaced by the `corrupt` run's, scored by `metric` on
+/// the last-position logits (project 32's sweep). Returns `[n_layers]` (float32, CPU).
+///
+/// The notebook's way is one full forward pass per block: n² block passes. Here one
+/// clean and one corrupted run cache the residual stream; then the runs go in groups
+/// of `group` consecutive blocks `a..a+group`, each group one batch (row i patches
+/// block a + i, by a hook at its output) that starts at block a from the clean run's
+/// cached input (the blocks before a see nothing patched) and computes logits at the
+/// last position only. Every block's weights are then read once per group rather than
+/// once per run, and a block does `group` rows at once; the price is the rows of a
+/// group not yet patched, which repeat the clean run (a group of g costs g (n − a)
+/// block rows, against n − L − 1 for one run started after its own block).
+/// `group = 1` is one run per block. For gpt2-xl's 48 blocks, groups of 12 take
+/// 1,440 block rows in 4 batches; scripts/bench measures it (W7).
+pub fn resid_patch_sweep(
+    model: &HookedModel,
+    clean: &Batch,
+    corrupt: &Batch,
+    group: usize,
+    metric: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    check_pair("resid_patch_sweep", clean, corrupt)?;
+    if group == 0 {
+        bail!("resid_patch_sweep: the group size must be at least 1");
+    }
+    let n = model.cfg.n_layers;
+    let opts = RunOptions::default()
+        .cache(Names::matching("blocks.*.hook_resid_pre"))
+        .logits(LogitsAt::None);
+    let clean_cache = model.run(clean, &opts)?.cache;
+    let opts = RunOptions::default()
+        .cache(Names::matching("blocks.*.hook_resid_post"))
+        .logits(LogitsAt::None);
+    let corrupt_cache = model.run(corrupt, &opts)?.cache;
+    let t = clean.seq_len();
+    let mut scores = Vec::with_capacity(n);
+    for a in (0..n).step_by(group) {
+        let layers: Vec<usize> = (a..n.min(a + group)).collect();
+        let m = layers.len();
+        let resid = clean_cache.get(&format!("blocks.{a}.hook_resid_pre"))?; // [1, pos, d_model]
+        let resid = resid.expand([m as i64, t, resid.size()[2]], false).contiguous();
+        let hooks: Vec<Hook> = layers
+            .iter()
+            .enumerate()
+            .map(|(row, &l)| -> Result<Hook> {
+                let name = format!("blocks.{l}.hook_resid_post");
+                let src = corrupt_cache.get(&name)?.narrow(1, t - 1, 1).get(0); // [1, d_model]
+                Ok(Hook::apply(&name, move |x: &Tensor, _| {
+                    // x: [m, pos, d_model]; only row `row`'s last position changes.
+                    let y = x.copy();
+                    y.get(row as i64).narrow(0, t - 1, 1).copy_(&src);
+                    Ok(y)
+                }))
+            })
+            .collect::<Result<_>>()?;
+        let out = model.run(
+            &copies(clean, m)?,
+            &RunOptions::default()
+                .start_at(a, resid)
+                .hooks(&hooks)
+                .logits(LogitsAt::Last),
+        )?;
+        let logits = out.logits.ok_or_else(|| anyhow::anyhow!("no logits"))?; // [m, vocab]
+        let s = metric(&logits)?;
+        if s.size() != [m as i64] {
+            bail!("the metric returned shape {:?}, expected [{m}]", s.size());
+        }
+        scores.push(s.to_kind(Kind::Float).to_device(tch::Device::Cpu));
+    }
+    Ok(Tensor::cat(&scores, 0))
+}
+
+/// `n` copies of the single sequence `b`.
+fn copies(b: &Batch, n: usize) -> Result<Batch> {
+    let ids: Vec<u32> = crate::device::to_vec_i64(&b.ids)?
+        .into_iter()
+        .map(|t| t as u32)
+        .collect();
+    Batch::from_ids(&vec![ids; n], 0, b.padding)
+}
+
+/// A clean and a corrupted prompt: one sequence each, of one length.
+fn check_pair(what: &str, clean: &Batch, corrupt: &Batch) -> Result<()> {
+    if clean.size() != 1 || corrupt.size() != 1 {
+        bail!("{what} takes one clean and one corrupted sequence");
+    }
+    if clean.seq_len() != corrupt.seq_len() {
+        bail!(
+            "clean ({} tokens) and corrupted ({} tokens) prompts must have the same length",
+            clean.seq_len(),
+            corrupt.seq_len()
+        );
+    }
+    Ok(())
 }
 
 /// A metric for [`head_patch_sweep`]: `logit[a] - logit[b]` per row.

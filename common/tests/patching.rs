@@ -1,6 +1,6 @@
 //! The work-saving paths give the same numbers as the plain ones.
 
-use common::patching::{head_patch_sweep, logit_difference};
+use common::patching::{head_patch_sweep, logit_difference, resid_patch_sweep};
 use common::{Hook, HookedModel, LogitsAt, Names, RunOptions};
 use tch::{Device, Tensor};
 
@@ -88,4 +88,48 @@ fn batched_head_sweep_equals_one_patch_per_forward() {
         .unwrap();
     let base = f64::try_from(base.get(0).get(io) - base.get(0).get(s)).unwrap();
     assert!(f64::try_from((fast - base).abs().max()).unwrap() > 1e-4);
+}
+
+#[test]
+fn grouped_block_sweep_equals_one_patched_forward_per_block() {
+    for name in ["tiny-gpt2", "tiny-gpt-neo", "tiny-gpt-neox"] {
+        let m = load(name);
+        let clean = m.to_tokens("When Mary and John went to the store, John gave").unwrap();
+        let corrupt = m.to_tokens("When Mary and John went to the store, Mary gave").unwrap();
+        assert_eq!(clean.seq_len(), corrupt.seq_len(), "{name}");
+        let (io, s) = (3, 5);
+        // The notebook's way: one full forward per block with a hook on its output.
+        let (_, rc) = m
+            .run_with_cache(&corrupt, Names::matching("blocks.*.hook_resid_post"))
+            .unwrap();
+        let n = m.cfg.n_layers;
+        let want: Vec<f64> = (0..n)
+            .map(|l| {
+                let name = format!("blocks.{l}.hook_resid_post");
+                let src = rc.get(&name).unwrap().shallow_clone();
+                let hooks = [Hook::replace(&name, src).positions(&[-1])];
+                let opts = RunOptions::default().hooks(&hooks).logits(LogitsAt::Last);
+                let logits = m.run(&clean, &opts).unwrap().logits.unwrap();
+                f64::try_from(logits.get(0).get(io) - logits.get(0).get(s)).unwrap()
+            })
+            .collect();
+        // Patching changes the score somewhere, or the comparison would show nothing.
+        let base = m.run(&clean, &RunOptions::default().logits(LogitsAt::Last)).unwrap();
+        let base = base.logits.unwrap();
+        let base = f64::try_from(base.get(0).get(io) - base.get(0).get(s)).unwrap();
+        assert!(want.iter().any(|w| (w - base).abs() > 1e-3), "{name}: {want:?} vs {base}");
+        for group in [1, 2, n, n + 5] {
+            let got = resid_patch_sweep(&m, &clean, &corrupt, group, logit_difference(io, s))
+                .unwrap();
+            let got = Vec::<f64>::try_from(got.to_kind(tch::Kind::Double)).unwrap();
+            assert_eq!(got.len(), n);
+            for (l, (w, g)) in want.iter().zip(&got).enumerate() {
+                assert!((w - g).abs() < 1e-5, "{name} group {group} block {l}: {w} vs {g}");
+            }
+        }
+        assert!(resid_patch_sweep(&m, &clean, &corrupt, 0, logit_difference(io, s)).is_err());
+        let short = m.to_tokens("When Mary").unwrap();
+        let e = resid_patch_sweep(&m, &clean, &short, 2, logit_difference(io, s)).unwrap_err();
+        assert!(e.to_string().contains("same length"), "{e}");
+    }
 }
