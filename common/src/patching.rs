@@ -117,7 +117,9 @@ pub fn resid_patch_sweep(
         let layers: Vec<usize> = (a..n.min(a + group)).collect();
         let m = layers.len();
         let resid = clean_cache.get(&format!("blocks.{a}.hook_resid_pre"))?; // [1, pos, d_model]
-        let resid = resid.expand([m as i64, t, resid.size()[2]], false).contiguous();
+        let resid = resid
+            .expand([m as i64, t, resid.size()[2]], false)
+            .contiguous();
         let hooks: Vec<Hook> = layers
             .iter()
             .enumerate()

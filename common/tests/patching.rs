@@ -94,8 +94,12 @@ fn batched_head_sweep_equals_one_patch_per_forward() {
 fn grouped_block_sweep_equals_one_patched_forward_per_block() {
     for name in ["tiny-gpt2", "tiny-gpt-neo", "tiny-gpt-neox"] {
         let m = load(name);
-        let clean = m.to_tokens("When Mary and John went to the store, John gave").unwrap();
-        let corrupt = m.to_tokens("When Mary and John went to the store, Mary gave").unwrap();
+        let clean = m
+            .to_tokens("When Mary and John went to the store, John gave")
+            .unwrap();
+        let corrupt = m
+            .to_tokens("When Mary and John went to the store, Mary gave")
+            .unwrap();
         assert_eq!(clean.seq_len(), corrupt.seq_len(), "{name}");
         let (io, s) = (3, 5);
         // The notebook's way: one full forward per block with a hook on its output.
@@ -114,17 +118,25 @@ fn grouped_block_sweep_equals_one_patched_forward_per_block() {
             })
             .collect();
         // Patching changes the score somewhere, or the comparison would show nothing.
-        let base = m.run(&clean, &RunOptions::default().logits(LogitsAt::Last)).unwrap();
+        let base = m
+            .run(&clean, &RunOptions::default().logits(LogitsAt::Last))
+            .unwrap();
         let base = base.logits.unwrap();
         let base = f64::try_from(base.get(0).get(io) - base.get(0).get(s)).unwrap();
-        assert!(want.iter().any(|w| (w - base).abs() > 1e-3), "{name}: {want:?} vs {base}");
+        assert!(
+            want.iter().any(|w| (w - base).abs() > 1e-3),
+            "{name}: {want:?} vs {base}"
+        );
         for group in [1, 2, n, n + 5] {
-            let got = resid_patch_sweep(&m, &clean, &corrupt, group, logit_difference(io, s))
-                .unwrap();
+            let got =
+                resid_patch_sweep(&m, &clean, &corrupt, group, logit_difference(io, s)).unwrap();
             let got = Vec::<f64>::try_from(got.to_kind(tch::Kind::Double)).unwrap();
             assert_eq!(got.len(), n);
             for (l, (w, g)) in want.iter().zip(&got).enumerate() {
-                assert!((w - g).abs() < 1e-5, "{name} group {group} block {l}: {w} vs {g}");
+                assert!(
+                    (w - g).abs() < 1e-5,
+                    "{name} group {group} block {l}: {w} vs {g}"
+                );
             }
         }
         assert!(resid_patch_sweep(&m, &clean, &corrupt, 0, logit_difference(io, s)).is_err());
