@@ -114,6 +114,36 @@ pub fn to_vec_i64(t: &Tensor) -> Result<Vec<i64>> {
     Ok(Vec::<i64>::try_from(&flat)?)
 }
 
+/// An uninitialised contiguous tensor of `shape` that is about to be written whole, such
+/// as a `[.., vocab]` logits output (206 MB for 8 x 128 GPT-2 positions, 2.5 GB for the
+/// logit lens over 12 layers). On Linux a large CPU one is marked for transparent huge
+/// pages (`madvise(MADV_HUGEPAGE)`, which takes effect where the kernel's THP mode is
+/// `madvise` or `always`): its first write then takes one page fault per 2 MiB instead
+/// of one per 4 KiB, which was 2 s of system time per logit-lens call over 12 layers
+/// here. Only outputs are marked, not weights or caches, so no memory is held longer
+/// than before. Written by hand: no crate marks memory it did not allocate.
+pub fn empty_for_output(shape: &[i64], kind: Kind, device: Device) -> Tensor {
+    let t = Tensor::empty(shape, (kind, device));
+    #[cfg(target_os = "linux")]
+    if device == Device::Cpu {
+        const HUGE: usize = 2 << 20;
+        let bytes = t.numel() * kind.elt_size_in_bytes();
+        if bytes >= 4 * HUGE {
+            let start = t.data_ptr() as usize;
+            let (lo, hi) = (start.next_multiple_of(HUGE), (start + bytes) / HUGE * HUGE);
+            if hi > lo {
+                // SAFETY: [lo, hi) lies inside `t`'s own allocation; MADV_HUGEPAGE only
+                // changes how its pages are backed, never their contents. A refusal
+                // (THP off, old kernel) leaves ordinary pages, so the result is ignored.
+                unsafe {
+                    libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+                }
+            }
+        }
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

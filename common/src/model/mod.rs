@@ -924,12 +924,25 @@ impl HookedModel {
     /// a tensor whose last dimension is not d_model.
     pub fn unembed(&self, normed: &Tensor) -> Result<Tensor> {
         self.check_width(normed, "unembed")?;
-        Ok(match &self.net {
-            Net::Gpt2(m) => normed.matmul(&m.unembed_weight().tr()),
-            Net::Bert(m) => m.unembed(normed)?,
-            Net::GptNeo(m) => normed.matmul(&m.unembed_weight().tr()),
-            Net::GptNeoX(m) => normed.matmul(&m.unembed_weight().tr()),
-        })
+        let w = match &self.net {
+            Net::Gpt2(m) => m.unembed_weight(),
+            Net::Bert(m) => return m.unembed(normed),
+            Net::GptNeo(m) => m.unembed_weight(),
+            Net::GptNeoX(m) => m.unembed_weight(),
+        }; // [vocab, d_model]
+        if normed.requires_grad() {
+            // out= products do not record gradients.
+            return Ok(normed.matmul(&w.tr()));
+        }
+        // One [rows, d_model] x [d_model, vocab] product written straight into its output.
+        let mut shape = normed.size();
+        let d = shape.pop().unwrap_or(0);
+        let rows: i64 = shape.iter().product();
+        shape.push(w.size()[0]);
+        let out =
+            crate::device::empty_for_output(&[rows, w.size()[0]], normed.kind(), normed.device());
+        let out = normed.reshape([rows, d]).f_mm_out(&out, &w.tr())?; // [rows, vocab]
+        Ok(out.view(shape.as_slice())) // [..., vocab]
     }
 
     /// The logit lens: final layer norm then unembedding applied to any residual-stream
