@@ -178,6 +178,23 @@ impl CommonArgs {
             .collect()
     }
 
+    /// [`Self::resolve_models`] for the one model of a project that needs a causal
+    /// decoder (GPT-2, GPT-Neo, GPT-NeoX), with its config: a masked-language encoder
+    /// (BERT, RoBERTa) is an error "`id` is a `model_type` encoder: `needs`", where
+    /// `needs` says what the project reads and which model to pass instead.
+    pub fn resolve_decoder(
+        &self,
+        id: &str,
+        needs: &str,
+    ) -> Result<(ModelFiles, crate::model::ModelConfig)> {
+        let files = self.check_model(id, self.revision.as_deref())?;
+        let cfg = crate::model::ModelConfig::from_file(&files.config)?;
+        if cfg.arch.is_encoder() {
+            anyhow::bail!("{id} is a {} encoder: {needs}", cfg.model_type);
+        }
+        Ok((files, cfg))
+    }
+
     /// [`Self::resolve_models`] for the models a run reads with
     /// [`crate::embeddings::token_embeddings`] (their main branch; `--revision` applies
     /// to [`Self::load_model`] only), checking too that the architecture has a known
@@ -430,6 +447,25 @@ mod tests {
         assert!(
             m.contains("./no/such/model") && m.contains("--quick"),
             "{m}"
+        );
+    }
+
+    #[test]
+    fn resolve_decoder_refuses_an_encoder_with_the_projects_reason() {
+        let a = args(&["--device", "cpu"]);
+        let models = crate::assets_dir().join("models");
+        let gpt2 = models.join("tiny-gpt2").display().to_string();
+        let (files, cfg) = a.resolve_decoder(&gpt2, "unused").unwrap();
+        assert_eq!(files.config, models.join("tiny-gpt2").join("config.json"));
+        assert_eq!((cfg.model_type.as_str(), cfg.n_layers), ("gpt2", 3));
+        let bert = models.join("tiny-bert").display().to_string();
+        let e = a
+            .resolve_decoder(&bert, "this project reads next-token logits")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("{bert} is a bert encoder: this project reads next-token logits")
         );
     }
 

@@ -84,15 +84,10 @@ fn main() -> Result<()> {
 
     // Fail fast: the model and the data are resolved before anything is written.
     let model_id = args.common.model_or("gpt2");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a masked-language model ({}): next-token prediction needs a causal \
-             decoder (GPT-2, GPT-Neo, GPT-NeoX); pass one with --model",
-            cfg.model_type
-        );
-    }
+    args.common.resolve_decoder(
+        &model_id,
+        "next-token prediction needs a causal decoder (GPT-2, GPT-Neo, GPT-NeoX); pass one with --model",
+    )?;
     let (rows, example_row) = if args.common.quick {
         (quick_text::rows()?, quick_text::EXAMPLE_ROW)
     } else {

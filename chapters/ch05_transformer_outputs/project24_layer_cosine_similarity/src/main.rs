@@ -101,16 +101,10 @@ fn main() -> Result<()> {
 
     // Fail fast: the model and the book are found before anything is computed or written.
     let model_id = args.common.model_or("gpt2-medium");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a masked-language encoder ({}): this project follows a causal \
-             decoder's hidden states (embeddings, each block's output, the last one after \
-             the final layer norm); pass GPT-2, GPT-Neo or GPT-NeoX with --model",
-            cfg.model_type
-        );
-    }
+    args.common.resolve_decoder(
+        &model_id,
+        "this project follows a causal decoder's hidden states (embeddings, each block's output, the last one after the final layer norm); pass GPT-2, GPT-Neo or GPT-NeoX with --model",
+    )?;
     let book = load_book(&args)?;
     let model = args.common.load_model(&model_id)?;
     let sentence = model.tokenizer.encode(SENTENCE)?;

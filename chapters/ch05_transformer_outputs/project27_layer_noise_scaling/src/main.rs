@@ -39,7 +39,6 @@ use anyhow::{anyhow, ensure, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_vec_f64;
-use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{rgb_f, Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::stats::argmax;
@@ -127,14 +126,10 @@ fn main() -> Result<()> {
     // Fail fast: the model is found (downloaded if needed) and its config checked before
     // anything is computed or written.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    ensure!(
-        !cfg.arch.is_encoder(),
-        "model {model_id:?} is a {} encoder: this project needs a causal language model (a \
-         decoder with an LM head: GPT-2, GPT-Neo, GPT-NeoX) that predicts the next token",
-        cfg.model_type
-    );
+    let (_, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project needs a causal language model (a decoder with an LM head: GPT-2, GPT-Neo, GPT-NeoX) that predicts the next token",
+    )?;
     let n_layers = cfg.n_layers;
     let demo_layer = args
         .demo_layer

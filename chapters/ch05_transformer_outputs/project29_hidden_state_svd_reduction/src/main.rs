@@ -36,7 +36,6 @@ use anyhow::{anyhow, ensure, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::data::DataCache;
-use common::model::ModelConfig;
 use common::output::{fmt_floats, thousands, Output};
 use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -125,14 +124,10 @@ fn main() -> Result<()> {
         (None, true) => common::assets_dir().join(TINY_NEO).display().to_string(),
         (None, false) => MODEL.to_string(),
     };
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    ensure!(
-        !cfg.arch.is_encoder(),
-        "model {model_id:?} is a {} encoder: this project needs a causal language model with \
-         an LM head (GPT-Neo, GPT-2, GPT-NeoX): Part 4 measures the next-token loss",
-        cfg.model_type
-    );
+    args.common.resolve_decoder(
+        &model_id,
+        "this project needs a causal language model with an LM head (GPT-Neo, GPT-2, GPT-NeoX): Part 4 measures the next-token loss",
+    )?;
     let picture = load_picture(&args)?;
 
     let mut out = args.common.output(PROJECT)?;

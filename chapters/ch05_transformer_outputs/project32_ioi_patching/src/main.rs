@@ -35,7 +35,7 @@
 
 mod patch;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::ml::curve_fit::{fit_sigmoid, sigmoid, sigmoid_initial_guess};
@@ -91,15 +91,10 @@ fn main() -> Result<()> {
 
     // Fail fast: the model is found (and checked to be a decoder) before anything runs.
     let model_id = args.common.model_or("gpt2-xl");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a masked-language encoder ({}): IOI patching needs a causal \
-             decoder with an LM head (GPT-2, GPT-Neo or GPT-NeoX) — pass one with --model",
-            cfg.model_type
-        );
-    }
+    let (_, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "IOI patching needs a causal decoder with an LM head (GPT-2, GPT-Neo or GPT-NeoX) — pass one with --model",
+    )?;
     ensure!(cfg.n_layers >= 2, "the model needs at least 2 blocks");
     let patch_layer = args.patch_layer.unwrap_or(cfg.n_layers - 2);
     ensure!(

@@ -44,7 +44,7 @@ mod adjust;
 mod quick_text;
 
 use adjust::{lag_fit, masked_position_means, position_fit, select_valid, triples};
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_rows_f64;
@@ -117,20 +117,15 @@ fn main() -> Result<()> {
     // Fail fast: the model, its config, the flags, the data and the batch are all checked
     // before the output folder is touched.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project is about a causal decoder's attention \
-             (position 0 sees only itself); pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project is about a causal decoder's attention (position 0 sees only itself); pass a GPT-2 checkpoint with --model",
+    )?;
     ensure!(
         args.tokens_to_use >= 2,
         "--tokens-to-use must be at least 2 (a line needs two points)"
     );
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let data = load_data(&args, &cfg, &tokenizer)?;
     let t_len = data.batch.seq_len() as usize;
     ensure!(

@@ -48,7 +48,7 @@
 
 mod kl;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::{to_vec_f64, to_vec_i64};
@@ -150,18 +150,13 @@ fn main() -> Result<()> {
     // Fail fast: the model, its config, the flags and the text are all checked before the
     // output folder is touched.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project needs a causal language model's \
-             next-token predictions; pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project needs a causal language model's next-token predictions; pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(args.n_perm >= 1, "--n-perm must be at least 1");
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let data = load_data(&args, &cfg, &tokenizer)?;
 
     let mut out = args.common.output(PROJECT)?;

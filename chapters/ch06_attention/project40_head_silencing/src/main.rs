@@ -43,11 +43,10 @@
 
 mod silence;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_vec_i64;
-use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{
     histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
@@ -122,15 +121,10 @@ fn main() -> Result<()> {
     // Fail fast: model, config, flags and prompt are checked before the output folder is
     // touched.
     let model_id = args.common.model_or("gpt2-medium");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project silences heads of a causal language \
-             model and reads its next-token prediction; pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project silences heads of a causal language model and reads its next-token prediction; pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(
         (0..cfg.n_heads as i64).contains(&args.head),
@@ -139,7 +133,7 @@ fn main() -> Result<()> {
         cfg.n_heads,
         cfg.n_heads - 1
     );
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let ids = tokenizer.encode(PROMPT)?;
     ensure!(
         ids.len() <= cfg.n_ctx,

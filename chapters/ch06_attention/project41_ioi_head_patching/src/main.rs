@@ -39,7 +39,7 @@
 
 mod heads;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::ml::descriptive::percentiles;
@@ -93,15 +93,10 @@ fn main() -> Result<()> {
 
     // Fail fast: model found and checked, flags checked, before the output folder exists.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a masked-language encoder ({}): IOI head patching needs a causal \
-             decoder with an LM head (GPT-2, GPT-Neo or GPT-NeoX) — pass one with --model",
-            cfg.model_type
-        );
-    }
+    let (_, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "IOI head patching needs a causal decoder with an LM head (GPT-2, GPT-Neo or GPT-NeoX) — pass one with --model",
+    )?;
     ensure!(
         cfg.n_heads >= 4,
         "{model_id} has {} heads; Part 4's selectivity ratio needs at least 4",

@@ -58,7 +58,6 @@ use common::data::wordlists::{split_lines_python, TOP_ENGLISH_NOUNS, TOP_ENGLISH
 use common::data::DataCache;
 use common::device::to_vec_f64;
 use common::ml::hypothesis::{cohens_d, ttest_ind, Alternative};
-use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{
     fd_curve, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
@@ -161,15 +160,10 @@ fn main() -> Result<()> {
 
     // Fail fast: model, config, flags, word lists and the sentence before any output.
     let model_id = args.common.model_or(BOOK_MODEL);
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project needs a causal language model (GPT-2, \
-             GPT-Neo, ...), whose first token cannot see the others (Part 8)",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project needs a causal language model (GPT-2, GPT-Neo, ...), whose first token cannot see the others (Part 8)",
+    )?;
     let layer = block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     let layer_8a = block_or(
         "layer-8a",
@@ -187,7 +181,7 @@ fn main() -> Result<()> {
         n_words >= 4,
         "--n-words {n_words}: at least 4 are needed (two words per split)"
     );
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let (nouns, verbs, source) = if args.common.quick {
         (
             split_lines_python(QUICK_NOUNS),

@@ -51,7 +51,6 @@ use common::cli::CommonArgs;
 use common::device::to_vec_f64;
 use common::ml::kendall::{kendall_tau, Kendall};
 use common::ml::mutual_info::{binned_mutual_info, minkowski, mutual_info_regression};
-use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{
     markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
@@ -144,16 +143,10 @@ fn main() -> Result<()> {
 
     // Fail fast: model, tokenizer, text, targets and sizes are checked before Part 1.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project reads a causal language model's \
-             attention and MLP outputs over a running text; pass a GPT-2 (or GPT-Neo) \
-             checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project reads a causal language model's attention and MLP outputs over a running text; pass a GPT-2 (or GPT-Neo) checkpoint with --model",
+    )?;
     let layer = block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(
         args.n_targets >= 3,
@@ -168,7 +161,7 @@ fn main() -> Result<()> {
         K + 1,
         args.n_sequences
     );
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let target_ids = tokenizer.encode(TARGET)?;
     let target = match target_ids.as_slice() {
         [t] => *t,

@@ -131,15 +131,10 @@ fn main() -> Result<()> {
 
     // Fail fast: model, flags, XGBoost and the text are resolved before the output folder.
     let model_id = args.common.model_or("gpt2-medium");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project reads a causal language model's MLP \
-             neurons and next-token logits; pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project reads a causal language model's MLP neurons and next-token logits; pass a GPT-2 checkpoint with --model",
+    )?;
     let n_layers = cfg.n_layers;
     let layer3 = block_or("part3-layer", args.part3_layer, 10, n_layers, &model_id)?;
     let layer4 = block_or("part4-layer", args.part4_layer, 4, n_layers, &model_id)?;
@@ -165,7 +160,7 @@ fn main() -> Result<()> {
         bail!("--text-file and --quick do not go together: --quick uses its own text");
     }
     let lib = XgbLib::load()?;
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let (text_label, tokens) = load_tokens(&args, &tokenizer)?;
     {
         let c = categorise(&tokens, CONTEXT_PRE);

@@ -179,15 +179,10 @@ fn main() -> Result<()> {
 
     // Fail fast: model, tokenizer, flags and data source are checked before any work.
     let model_id = args.common.model_or("gpt2-medium");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project reads a causal language model at the \
-             token before its prediction; pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project reads a causal language model at the token before its prediction; pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(args.batch >= 1, "--batch must be at least 1");
     let min_samples = args.min_samples.unwrap_or(if args.common.quick {
@@ -196,7 +191,7 @@ fn main() -> Result<()> {
         MIN_SAMPLES
     });
     ensure!(min_samples >= 2, "--min-samples must be at least 2");
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let (can_ids, apos_ids) = (tokenizer.encode(" can")?, tokenizer.encode("'t")?);
     if can_ids != [CAN] || apos_ids != [APOS_T] {
         bail!(

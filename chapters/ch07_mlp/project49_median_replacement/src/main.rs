@@ -47,7 +47,6 @@ use clap::Parser;
 use common::cli::block_or;
 use common::cli::CommonArgs;
 use common::device::{to_vec_f64, to_vec_i64};
-use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{
     histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
@@ -116,22 +115,17 @@ fn main() -> Result<()> {
 
     // Fail fast: model, config, flags, prompt and target before the output folder.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project follows a causal language model's \
-             next-token prediction; pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project follows a causal language model's next-token prediction; pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(
         args.n_fractions >= 2,
         "--n-fractions {} is too small: the sweep needs at least 2 fractions",
         args.n_fractions
     );
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let ids = tokenizer.encode(PROMPT)?;
     let target_ids = tokenizer.encode(TARGET)?;
     let [target] = target_ids[..] else {

@@ -28,13 +28,12 @@
 //! texts; its last block (2) stands in for layer 6. Its weights are random: the numbers
 //! check the code and mean nothing.
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use clap::Parser;
 use common::cli::block_or;
 use common::cli::CommonArgs;
 use common::device::to_rows_f64;
 use common::ml::descriptive::percentiles;
-use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{
     markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
@@ -100,17 +99,12 @@ fn main() -> Result<()> {
     args.common.init()?;
 
     let model_id = args.common.model_or("gpt2");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch.is_encoder() {
-        bail!(
-            "{model_id} is a {} encoder: this project reads a GPT-2 model's MLP outputs with \
-             GPT-2's tokenizer; pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_decoder(
+        &model_id,
+        "this project reads a GPT-2 model's MLP outputs with GPT-2's tokenizer; pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let mut encoded = vec![];
     for (name, text) in TEXTS {
         let ids = tokenizer.encode(text)?;
