@@ -16,13 +16,35 @@ cd "$(dirname "$0")/.."
 TORCH_VERSION=2.13.0 # must match the tch version in Cargo.toml (tch 0.26 <-> torch 2.13)
 PY=${PYTHON:-python3}
 
+# pip keeps every wheel it downloads in ~/.cache/pip: for torch and its CUDA libraries
+# that is about 3 GB more on disk, for files nothing here reads again. Set
+# PIP_NO_CACHE_DIR=0 to keep pip's cache.
+export PIP_NO_CACHE_DIR=${PIP_NO_CACHE_DIR:-1}
+
+# Free disk space in MB on the filesystem holding $1.
+free_mb() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
+
 if [ ! -x .venv/bin/python ]; then
     echo "[setup] creating .venv with $($PY --version 2>&1)"
     "$PY" -m venv .venv
 fi
 have=$(.venv/bin/python -c "import torch; print(torch.__version__.split('+')[0])" 2>/dev/null || true)
 if [ "$have" != "$TORCH_VERSION" ]; then
-    echo "[setup] installing torch==$TORCH_VERSION into .venv (about 1 minute, a few GB with the CUDA libraries)"
+    # Measured on a fresh clone: the install peaks at 7.4 GB more in use (downloads
+    # unpacked next to the installed files) and leaves 4.8 GB in .venv. pip's own
+    # "No space left on device" comes after minutes and a half-written .venv; this says
+    # it first. SETUP_SKIP_DISK_CHECK=1 tries anyway; SETUP_NEED_MB changes the
+    # threshold (tests/tests/setup_script.rs sets it above any disk's size).
+    need_mb=${SETUP_NEED_MB:-8000}
+    for dir in . "${TMPDIR:-/tmp}"; do
+        have_mb=$(free_mb "$dir" 2>/dev/null || echo "")
+        if [ -n "$have_mb" ] && [ "$have_mb" -lt "$need_mb" ] && [ -z "${SETUP_SKIP_DISK_CHECK:-}" ]; then
+            echo "[setup] error: installing torch==$TORCH_VERSION needs about $need_mb MB free on the disk of $(cd "$dir" && pwd), which has $have_mb MB:" \
+                "free some space (the build then needs about 6.5 GB more for target/), point TMPDIR elsewhere if that is the small one, or set SETUP_SKIP_DISK_CHECK=1 to try anyway" >&2
+            exit 1
+        fi
+    done
+    echo "[setup] installing torch==$TORCH_VERSION into .venv (about 1 minute; 4.8 GB with the CUDA libraries)"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check \
         ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==$TORCH_VERSION"
 fi
