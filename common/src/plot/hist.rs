@@ -22,7 +22,7 @@ const MAX_AUTO_BINS: usize = 10_000;
 /// sample gets the range `v-0.5..v+0.5`, `Count(0)` means one bin, and fewer than two
 /// usable explicit edges give empty counts.
 pub fn histogram_counts(values: &[f64], bins: &Bins) -> (Vec<f64>, Vec<f64>) {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
     let edges = match bins {
         Bins::Edges(e) => {
             let mut e: Vec<f64> = e.iter().copied().filter(|v| v.is_finite()).collect();
@@ -31,14 +31,14 @@ pub fn histogram_counts(values: &[f64], bins: &Bins) -> (Vec<f64>, Vec<f64>) {
             e
         }
         Bins::Count(k) => {
-            let (lo, hi) = data_range(&finite);
+            let (lo, hi) = data_range(finite());
             uniform_edges(lo, hi, (*k).max(1))
         }
         Bins::FreedmanDiaconis => {
-            let (lo, hi) = data_range(&finite);
-            let k = match freedman_diaconis_width(&finite) {
+            let (lo, hi) = data_range(finite());
+            let k = match freedman_diaconis_width(values) {
                 Some(w) => ((hi - lo) / w).ceil().max(1.0),
-                None => (finite.len() as f64).sqrt().ceil().max(1.0),
+                None => (finite().count() as f64).sqrt().ceil().max(1.0),
             };
             uniform_edges(lo, hi, (k as usize).clamp(1, MAX_AUTO_BINS))
         }
@@ -48,16 +48,64 @@ pub fn histogram_counts(values: &[f64], bins: &Bins) -> (Vec<f64>, Vec<f64>) {
     }
     let nbins = edges.len() - 1;
     let mut counts = vec![0.0; nbins];
-    let (first, last) = (edges[0], edges[edges.len() - 1]);
-    for &v in &finite {
+    let (first, last) = (edges[0], edges[nbins]);
+    // Equal-width edges (all that Count and FreedmanDiaconis make): the bin follows from
+    // the value, then is corrected against the edges themselves for rounding, as numpy
+    // does; other edges are searched.
+    let step = (last - first) / nbins as f64;
+    let uniform = edges
+        .iter()
+        .enumerate()
+        .all(|(i, &e)| (e - (first + step * i as f64)).abs() <= 1e-9 * step.max(f64::MIN_POSITIVE));
+    for v in finite() {
         if v < first || v > last {
             continue;
         }
-        // Index of the last edge <= v, clamped so that v == last lands in the final bin.
-        let i = edges.partition_point(|&e| e <= v).saturating_sub(1);
-        counts[i.min(nbins - 1)] += 1.0;
+        let i = if uniform {
+            let mut i = (((v - first) / step) as usize).min(nbins - 1);
+            while i > 0 && v < edges[i] {
+                i -= 1;
+            }
+            while i + 1 < nbins && v >= edges[i + 1] {
+                i += 1;
+            }
+            i
+        } else {
+            // Index of the last edge <= v, clamped so that v == last lands in the final bin.
+            edges
+                .partition_point(|&e| e <= v)
+                .saturating_sub(1)
+                .min(nbins - 1)
+        };
+        counts[i] += 1.0;
     }
     (edges, counts)
+}
+
+/// Per-bin counts as numpy's `density=True` gives them: count / (total count · bin
+/// width), so that the bars' areas sum to 1 (the total is what fell inside the edges,
+/// as numpy normalises); all zeros when nothing was counted.
+pub fn counts_to_density(edges: &[f64], counts: &[f64]) -> Vec<f64> {
+    let total: f64 = counts.iter().sum();
+    counts
+        .iter()
+        .zip(edges.windows(2))
+        .map(|(c, e)| {
+            if total > 0.0 {
+                c / (total * (e[1] - e[0]))
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// `numpy.histogram(values, bins, density=True)`: the edges and each bin's density
+/// (see [`histogram_counts`] for the bins, [`counts_to_density`] for the scaling).
+pub fn density_histogram(values: &[f64], bins: &Bins) -> (Vec<f64>, Vec<f64>) {
+    let (edges, counts) = histogram_counts(values, bins);
+    let density = counts_to_density(&edges, &counts);
+    (edges, density)
 }
 
 /// A Freedman–Diaconis histogram (numpy's `bins='fd'`) as a curve through the bin
@@ -65,19 +113,12 @@ pub fn histogram_counts(values: &[f64], bins: &Bins) -> (Vec<f64>, Vec<f64>) {
 /// `density=True`), which integrates to 1. For histograms drawn as lines.
 pub fn fd_curve(values: &[f64], density: bool) -> (Vec<f64>, Vec<f64>) {
     let (edges, counts) = histogram_counts(values, &Bins::FreedmanDiaconis);
-    let n: f64 = counts.iter().sum();
     let centres = edges.windows(2).map(|e| 0.5 * (e[0] + e[1])).collect();
-    let y = counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, e)| {
-            if density && n > 0.0 {
-                c / (n * (e[1] - e[0]))
-            } else {
-                *c
-            }
-        })
-        .collect();
+    let y = if density {
+        counts_to_density(&edges, &counts)
+    } else {
+        counts
+    };
     (centres, y)
 }
 
@@ -103,12 +144,14 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     v[i] + (v[j] - v[i]) * (pos - i as f64)
 }
 
-fn data_range(finite: &[f64]) -> (f64, f64) {
-    if finite.is_empty() {
+/// Min and max of finite values (`0..1` when there are none).
+fn data_range(finite: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if lo > hi {
         return (0.0, 1.0);
     }
-    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if lo == hi {
         (lo - 0.5, hi + 0.5)
     } else {

@@ -49,7 +49,9 @@ pub use extras::{
     bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks,
     vocabulary_panel, MarkedToken,
 };
-pub use hist::{fd_curve, freedman_diaconis_width, histogram_counts, Bins};
+pub use hist::{
+    counts_to_density, density_histogram, fd_curve, freedman_diaconis_width, histogram_counts, Bins,
+};
 pub use network::{circular_layout, network_panel, LabelPlacement, NetworkStyle};
 pub use pairplot::{ols_line, pairplot};
 

@@ -40,6 +40,55 @@ fn histogram_counts_known_edges() {
     assert_eq!(counts, vec![2.0, 1.0]);
 }
 
+/// The bin of `v` by the definition: `edges[i] <= v < edges[i + 1]`, the last bin also
+/// holding its right edge; `None` outside.
+fn bin_by_scan(edges: &[f64], v: f64) -> Option<usize> {
+    let n = edges.len() - 1;
+    (0..n).find(|&i| edges[i] <= v && (v < edges[i + 1] || (i == n - 1 && v == edges[n])))
+}
+
+#[test]
+fn equal_width_bins_put_values_on_edges_where_the_definition_does() {
+    // Values exactly on the edges of 0.1-wide bins (where (v - lo) / width rounds either
+    // way) and between them; the counts must match a scan of the edges.
+    let mut values: Vec<f64> = (0..=30).map(|i| -0.7 + 0.1 * i as f64).collect();
+    values.extend((0..500).map(|i| -0.7 + 3.0 * ((i * 7919) % 1000) as f64 / 1000.0));
+    for bins in [Bins::Count(30), Bins::Count(7), Bins::FreedmanDiaconis] {
+        let (edges, counts) = histogram_counts(&values, &bins);
+        let mut expect = vec![0.0; counts.len()];
+        for &v in &values {
+            if let Some(i) = bin_by_scan(&edges, v) {
+                expect[i] += 1.0;
+            }
+        }
+        assert_eq!(counts, expect, "{bins:?}");
+        // explicit (searched) edges give the same counts as the equal-width path
+        let (_, searched) = histogram_counts(&values, &Bins::Edges(edges.clone()));
+        assert_eq!(searched, expect, "{bins:?} as explicit edges");
+    }
+}
+
+#[test]
+fn density_histogram_as_numpy_normalises() {
+    // np.histogram([0, .5, 1, 1.5, 2, 9], bins=[0, 1, 2, 4], density=True): counts
+    // [2, 2, 1] (9 is outside), normalised by the 5 counted: [2/5, 2/5, 1/(5*2)].
+    let (edges, d) = density_histogram(
+        &[0.0, 0.5, 1.0, 1.5, 2.0, 9.0],
+        &Bins::Edges(vec![0.0, 1.0, 2.0, 4.0]),
+    );
+    assert_eq!(edges, vec![0.0, 1.0, 2.0, 4.0]);
+    let expect = [0.4, 0.4, 0.1];
+    assert!(d.iter().zip(expect).all(|(a, b)| close(*a, b)), "{d:?}");
+    // nothing inside: zeros, not NaN
+    let (_, d) = density_histogram(&[9.0], &Bins::Edges(vec![0.0, 1.0, 2.0]));
+    assert_eq!(d, vec![0.0, 0.0]);
+    // Count bins: every finite value counted, areas sum to 1
+    let (edges, d) = density_histogram(&[1.0, 2.0, 2.5, 7.0, f64::NAN], &Bins::Count(3));
+    assert_eq!(edges, vec![1.0, 3.0, 5.0, 7.0]);
+    let expect = [3.0 / (4.0 * 2.0), 0.0, 1.0 / (4.0 * 2.0)];
+    assert!(d.iter().zip(expect).all(|(a, b)| close(*a, b)), "{d:?}");
+}
+
 #[test]
 fn histogram_degenerate_inputs() {
     let (edges, counts) = histogram_counts(&[], &Bins::FreedmanDiaconis);

@@ -39,7 +39,7 @@ use common::ml::logistic::{ConfusionMatrix, LogisticL2};
 use common::ml::regression::{ols1, Ols};
 use common::output::{fmt_floats, thousands, Output};
 use common::plot::{
-    cycle_color, histogram_counts, rgb_f, Bins, Colormap, Figure, Heatmap, LegendPos, Marker,
+    cycle_color, density_histogram, rgb_f, Bins, Colormap, Figure, Heatmap, LegendPos, Marker,
     Panel, Rgb, Series, Style,
 };
 use common::{HookedModel, LogitsAt, PaddingSide, RunOptions};
@@ -392,7 +392,7 @@ fn part1_dataset(
         .xlabel("Per-token loss")
         .ylabel("Probability density");
     for (t, col) in columns.iter().enumerate() {
-        let (edges, density) = density_histogram(col, 10);
+        let (edges, density) = density_histogram(col, &Bins::Count(10));
         b = b.add(Series::line(
             edges[..edges.len() - 1].to_vec(), // left bin edges, as the book plots them
             density,
@@ -410,18 +410,6 @@ fn part1_dataset(
         data.flat_loss.len()
     ));
     Ok(data)
-}
-
-/// `numpy.histogram(v, bins)` as a density: returns the edges and counts / (n · width).
-fn density_histogram(v: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
-    let (edges, counts) = histogram_counts(v, &Bins::Count(bins));
-    let n = v.len() as f64;
-    let density = counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, w)| c / (n * (w[1] - w[0])))
-        .collect();
-    (edges, density)
 }
 
 /// Part 2: OLS of position on loss, as statsmodels prints it, then a plain least squares.
@@ -857,21 +845,6 @@ mod tests {
         for (i, (&l, &p)) in d.flat_loss.iter().zip(&d.flat_pos).enumerate() {
             assert_eq!(l, d.loss[i / NPOS][p]);
         }
-    }
-
-    #[test]
-    fn density_histogram_integrates_to_one() {
-        let v: Vec<f64> = (0..97).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
-        let (edges, d) = density_histogram(&v, 10);
-        assert_eq!(edges.len(), 11);
-        let area: f64 = d
-            .iter()
-            .zip(edges.windows(2))
-            .map(|(h, w)| h * (w[1] - w[0]))
-            .sum();
-        assert!((area - 1.0).abs() < 1e-12, "{area}");
-        assert_eq!(edges[0], 0.0);
-        assert_eq!(edges[10], 100.0 / 7.0);
     }
 
     #[test]

@@ -39,15 +39,16 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::model::hidden::layer_label;
 use common::output::{thousands, Output};
-use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Series, Style};
+use common::plot::{
+    density_histogram, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Series, Style,
+};
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use figures::{density_curve, discrete_colorbar, discrete_image, layer_ticks};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use similarity::{
-    category_mask, cosine_matrix, density_histogram, edges, group_values, mean,
-    own_range_histogram, student_t,
+    category_mask, cosine_matrix, edges, group_values, mean, own_range_histogram, student_t,
 };
 use std::path::PathBuf;
 use tch::{Kind, Tensor};
@@ -873,7 +874,8 @@ fn part6_tornado_plots(last: &[Tensor], labels: &[u32], out: &mut Output) -> Res
     for (k, x) in last.iter().enumerate() {
         let s = cosine_matrix(x)?;
         for (g, vals) in word_groups(&s, &mask).iter().enumerate() {
-            let p: Vec<f64> = density_histogram(vals, &e)?
+            let p: Vec<f64> = density_histogram(vals, &Bins::Edges(e.clone()))
+                .1
                 .iter()
                 .map(|d| d * dx)
                 .collect();

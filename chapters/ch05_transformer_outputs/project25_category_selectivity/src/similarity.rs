@@ -1,10 +1,11 @@
 //! The methods of project 25: the category mask (strict upper triangle of the outer
 //! product of the labels), cosine-similarity matrices of row-normalised vectors, the
-//! similarity groups picked out by the mask, density histograms with numpy's semantics,
-//! and Student's pooled-variance t-test (from `common::ml`).
+//! similarity groups picked out by the mask, density histograms over the values' own range
+//! (numpy's semantics, from `common::plot`), and Student's pooled-variance t-test (from `common::ml`).
 
 use anyhow::{ensure, Result};
 use common::ml::hypothesis::{ttest_ind, Alternative};
+use common::plot::{density_histogram, Bins};
 use tch::{Kind, Tensor};
 
 /// `mask[i][j] = c[i] * c[j]` above the diagonal (i < j), 0 on and below it. With labels
@@ -56,57 +57,12 @@ pub fn edges(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
     common::stats::linspace(lo, hi, bins + 1)
 }
 
-/// A density histogram with fixed edges, numpy / torch semantics: bin `i` holds
-/// `edges[i] <= v < edges[i+1]`, the last bin also `v == edges[last]`; values outside
-/// `[edges[0], edges[last]]` are ignored; `density[i] = count[i] / (n_in_range * width[i])`.
-/// All zeros when no value is in range.
-pub fn density_histogram(values: &[f64], edges: &[f64]) -> Result<Vec<f64>> {
-    ensure!(edges.len() >= 2, "a histogram needs at least 2 edges");
-    ensure!(
-        edges.windows(2).all(|w| w[0] < w[1]),
-        "histogram edges must increase"
-    );
-    let bins = edges.len() - 1;
-    let (lo, hi) = (edges[0], edges[bins]);
-    let mut counts = vec![0.0; bins];
-    let mut n = 0.0;
-    for &v in values {
-        if !(lo..=hi).contains(&v) {
-            continue;
-        }
-        let b = if v == hi {
-            bins - 1
-        } else {
-            edges.partition_point(|&e| e <= v) - 1
-        };
-        counts[b] += 1.0;
-        n += 1.0;
-    }
-    if n == 0.0 {
-        return Ok(counts);
-    }
-    Ok(counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, w)| c / (n * (w[1] - w[0])))
-        .collect())
-}
-
 /// A density histogram over the values' own range: `bins` equal bins from min to max
 /// (numpy's `histogram(v, bins, density=True)`; a constant sample gets `[v−0.5, v+0.5]`).
-/// Returns `(edges, density)`.
+/// Returns `(edges, density)`; an empty sample is an error.
 pub fn own_range_histogram(values: &[f64], bins: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     ensure!(!values.is_empty(), "a histogram of no values");
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
-    let e = edges(lo, hi, bins);
-    let d = density_histogram(values, &e)?;
-    Ok((e, d))
+    Ok(density_histogram(values, &Bins::Count(bins)))
 }
 
 /// Student's independent two-sample t statistic with pooled variance (scipy's
@@ -170,15 +126,15 @@ mod tests {
         let e = edges(0.4, 1.0, 34);
         let dx = 0.6 / 34.0;
         let v: Vec<f64> = (0..200).map(|i| 0.4 + 0.6 * (i as f64) / 199.0).collect();
-        let d = density_histogram(&v, &e).unwrap();
+        let d = density_histogram(&v, &Bins::Edges(e.clone())).1;
         let total: f64 = d.iter().map(|x| x * dx).sum();
         assert!((total - 1.0).abs() < 1e-12, "{total}");
         // 1.0 lands in the last bin, 0.3 and 1.2 are ignored
-        let d = density_histogram(&[1.0, 0.3, 1.2], &e).unwrap();
+        let d = density_histogram(&[1.0, 0.3, 1.2], &Bins::Edges(e.clone())).1;
         assert!((d[33] * dx - 1.0).abs() < 1e-9);
         assert_eq!(d[..33].iter().sum::<f64>(), 0.0);
         // [0, 1) | [1, 2] with 0, 1, 2, 2: counts 1, 3 -> densities 0.25, 0.75
-        let d = density_histogram(&[0.0, 1.0, 2.0, 2.0], &[0.0, 1.0, 2.0]).unwrap();
+        let d = density_histogram(&[0.0, 1.0, 2.0, 2.0], &Bins::Edges(vec![0.0, 1.0, 2.0])).1;
         assert_eq!(d, vec![0.25, 0.75]);
         let (e, d) = own_range_histogram(&[1.0, 2.0, 3.0], 2).unwrap();
         assert_eq!(e, vec![1.0, 2.0, 3.0]);

@@ -47,13 +47,13 @@ use common::device::{to_rows_f64, to_vec_f64};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
-    markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
+    density_histogram, histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos,
+    Marker, Panel, Rgb, Series, Style,
 };
 use common::stats::linspace;
 use qkv::{
-    attention_params_per_block, column_cosines, density_fixed, fd_histogram, fused_c_attn,
-    head_pools, mean_std, params_line, split_heads, split_qkv, to_density, upper_triangle, Pools,
-    MATRICES,
+    attention_params_per_block, column_cosines, fused_c_attn, head_pools, mean_std, params_line,
+    split_heads, split_qkv, upper_triangle, Pools, MATRICES,
 };
 use tch::{Device, Kind, Tensor};
 
@@ -519,7 +519,7 @@ fn part2_distributions(s: &ModelWeights, layer: usize, out: &mut Output) -> Resu
     .legend_at(LegendPos::Best);
     for (i, m) in mats.iter().enumerate() {
         let v = to_vec_f64(m)?;
-        let (edges, counts) = fd_histogram(&v);
+        let (edges, counts) = histogram_counts(&v, &Bins::FreedmanDiaconis);
         let st = s.stats[layer][i];
         out.say(format!(
             "layer {layer} {}: {} values, mean {:.6}, std {:.6} (N-1), {} Freedman-Diaconis bins \
@@ -549,7 +549,10 @@ fn part2_distributions(s: &ModelWeights, layer: usize, out: &mut Output) -> Resu
         let rows = s
             .fused
             .iter()
-            .map(|f| Ok(density_fixed(&to_vec_f64(&split_qkv(f)?[i])?, &edges)))
+            .map(|f| {
+                let v = to_vec_f64(&split_qkv(f)?[i])?;
+                Ok(density_histogram(&v, &Bins::Edges(edges.clone())).1)
+            })
             .collect::<Result<Vec<_>>>()?;
         fig = fig.panel(
             Panel::new(name)
@@ -815,8 +818,7 @@ fn part5_within_across_heads(s: &ModelWeights, layer: usize, out: &mut Output) -
             (&pools[i].across, "across heads", cycle(1)),
         ] {
             let v = to_vec_f64(pool)?;
-            let (edges, counts) = fd_histogram(&v);
-            let dens = to_density(&edges, &counts);
+            let (edges, dens) = density_histogram(&v, &Bins::FreedmanDiaconis);
             p = p.add(Series::line(
                 edges[..dens.len()].to_vec(),
                 dens,
@@ -837,7 +839,7 @@ fn part5_within_across_heads(s: &ModelWeights, layer: usize, out: &mut Output) -
             .iter()
             .enumerate()
         {
-            dens[j].push(density_fixed(&to_vec_f64(t)?, &edges));
+            dens[j].push(density_histogram(&to_vec_f64(t)?, &Bins::Edges(edges.clone())).1);
             let (m, sd) = mean_std(t, false);
             stats[j].push((m, sd));
             rows.push(vec![

@@ -9,7 +9,6 @@
 
 use anyhow::{ensure, Result};
 use common::model::AttnWeights;
-use common::plot::{histogram_counts, Bins};
 use tch::{Kind, Tensor};
 
 /// The three projections, in the order the fused matrix holds them.
@@ -107,35 +106,6 @@ pub fn head_pools(gram: &Tensor, d_head: i64) -> Pools {
         within: gram.masked_select(&within),
         across: gram.masked_select(&across),
     }
-}
-
-/// Density histogram over fixed `edges`: count / (count inside the edges x bin width),
-/// numpy's `density=True`, so that sum(density x width) = 1 whenever a value falls inside.
-pub fn density_fixed(values: &[f64], edges: &[f64]) -> Vec<f64> {
-    let (edges, counts) = histogram_counts(values, &Bins::Edges(edges.to_vec()));
-    to_density(&edges, &counts)
-}
-
-/// Freedman–Diaconis histogram: bin width `2 IQR n^(-1/3)`, `ceil(range / width)`
-/// equal-width bins from the minimum to the maximum. Returns `(edges, counts)`.
-pub fn fd_histogram(values: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    histogram_counts(values, &Bins::FreedmanDiaconis)
-}
-
-/// Counts turned into densities: count / (total x bin width).
-pub fn to_density(edges: &[f64], counts: &[f64]) -> Vec<f64> {
-    let total: f64 = counts.iter().sum();
-    counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, w)| {
-            if total > 0.0 {
-                c / (total * (w[1] - w[0]))
-            } else {
-                0.0
-            }
-        })
-        .collect()
 }
 
 /// Attention parameters of one GPT-2 block from its width alone: `c_attn` (`[d, 3d]` +
@@ -350,23 +320,30 @@ mod tests {
         assert!(ks(&wider, &b) > 1.95 * ((n + m) / (n * m)).sqrt());
     }
 
-    /// Offline check 5: fixed-edge densities integrate to 1; Freedman–Diaconis gives 5
-    /// bins for 0..99 and edges [1, 4, 7, 10] for 1..10.
+    /// Offline check 5 (the histograms are common::plot's): fixed-edge densities integrate
+    /// to 1; Freedman–Diaconis gives 5 bins for 0..99 and edges [1, 4, 7, 10] for 1..10.
     #[test]
     fn histograms() {
+        use common::plot::{density_histogram, histogram_counts, Bins};
         let v: Vec<f64> = (0..1000)
             .map(|i| ((i * 37) % 1000) as f64 / 1000.0 - 0.5)
             .collect();
         let edges = common::stats::linspace(-0.8, 0.8, 81);
-        let dens = density_fixed(&v, &edges);
+        let dens = density_histogram(&v, &Bins::Edges(edges)).1;
         assert_eq!(dens.len(), 80);
         let area: f64 = dens.iter().map(|x| x * 0.02).sum();
         assert!((area - 1.0).abs() < 1e-12, "{area}");
-        let (e, c) = fd_histogram(&(0..100).map(f64::from).collect::<Vec<_>>());
+        let (e, c) = histogram_counts(
+            &(0..100).map(f64::from).collect::<Vec<_>>(),
+            &Bins::FreedmanDiaconis,
+        );
         assert_eq!(c.len(), 5);
         assert_eq!(c.iter().sum::<f64>(), 100.0);
         assert_eq!((e[0], e[5]), (0.0, 99.0));
-        let (e, c) = fd_histogram(&(1..=10).map(f64::from).collect::<Vec<_>>());
+        let (e, c) = histogram_counts(
+            &(1..=10).map(f64::from).collect::<Vec<_>>(),
+            &Bins::FreedmanDiaconis,
+        );
         assert_eq!(e, [1.0, 4.0, 7.0, 10.0]);
         assert_eq!(c, [3.0, 3.0, 4.0]);
     }

@@ -51,14 +51,15 @@ use common::device::{to_rows_f64, to_vec_f64};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
-    markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
+    density_histogram, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
+    Rgb, Series, Style,
 };
 use common::stats::linspace;
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use qkv::{
-    build_batch, density, descriptives, find_targets, split_qkv, token_std_sum, CATEGORIES,
-    FEATURES, MATRICES,
+    build_batch, descriptives, find_targets, split_qkv, token_std_sum, CATEGORIES, FEATURES,
+    MATRICES,
 };
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
@@ -537,7 +538,7 @@ fn part2_layer_descriptives(a: &Activations, layer: usize, out: &mut Output) -> 
     for (m, color) in [BLACK, GREEN, RED].iter().enumerate() {
         for (c, cat) in CATEGORIES.iter().enumerate() {
             let values = to_vec_f64(&at(&a.last2[layer], m, c)?)?;
-            let dens = density(&values, &edges);
+            let dens = density_histogram(&values, &Bins::Edges(edges.clone())).1;
             let outside = values.iter().filter(|v| v.abs() > 7.0).count();
             if outside > 0 {
                 out.say(format!(
@@ -689,7 +690,7 @@ fn part4_laminar_distributions(a: &Activations, out: &mut Output) -> Result<()> 
             for x in &a.last2 {
                 let v = to_vec_f64(&at(x, m, c)?)?;
                 outside += v.iter().filter(|x| x.abs() > 4.0).count();
-                dens.push(density(&v, &edges));
+                dens.push(density_histogram(&v, &Bins::Edges(edges.clone())).1);
             }
             let peak = dens.iter().flatten().copied().fold(0.0, f64::max);
             rows.push(vec![

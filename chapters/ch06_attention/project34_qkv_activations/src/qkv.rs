@@ -9,7 +9,6 @@
 //! queries before the 1/sqrt(d_head) scaling of the scores).
 
 use anyhow::{ensure, Result};
-use common::plot::{histogram_counts, Bins};
 use tch::{Kind, Tensor};
 
 /// The three matrices, in the order `c_attn` outputs them.
@@ -98,25 +97,6 @@ pub fn descriptives(x: &Tensor) -> Result<[[f64; 3]; 2]> {
     Ok([at(-1), at(-2)])
 }
 
-/// Density histogram over fixed `edges` (numpy's `density=True`): count / (count inside
-/// the edges x bin width); values outside the edges are ignored. All zeros when nothing
-/// falls inside.
-pub fn density(values: &[f64], edges: &[f64]) -> Vec<f64> {
-    let (edges, counts) = histogram_counts(values, &Bins::Edges(edges.to_vec()));
-    let inside: f64 = counts.iter().sum();
-    counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, w)| {
-            if inside > 0.0 {
-                c / (inside * (w[1] - w[0]))
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
 /// Per-head variability across tokens: `x` `[n, pos, d]` split into heads
 /// `[n, pos, heads, d_head]`, the unbiased standard deviation over the `pos` axis
 /// (`[n, heads, d_head]`), summed (float64). Returns the sum and the number of values, so
@@ -130,6 +110,7 @@ pub fn token_std_sum(x: &Tensor, n_heads: i64) -> Result<(f64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::plot::{density_histogram, Bins};
 
     fn t(rows: &[&[f64]]) -> Tensor {
         let cols = rows[0].len() as i64;
@@ -192,6 +173,8 @@ mod tests {
     /// over-tokens input has per-head token stdev 0.
     #[test]
     fn densities_and_token_stdev() {
+        // the histogram is common::plot's, over fixed edges
+        let density = |v: &[f64], e: &[f64]| density_histogram(v, &Bins::Edges(e.to_vec())).1;
         let v: Vec<f64> = (0..997)
             .map(|i| ((i * 7919) % 997) as f64 / 997.0 * 6.0 - 3.0)
             .collect();

@@ -46,14 +46,17 @@ use common::device::to_rows_f64;
 use common::ml::descriptive::{violin_stats, Bandwidth};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
-use common::plot::{Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::{
+    density_histogram, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
+    Style,
+};
 use common::stats::linspace;
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-use scores::{attention_pools, causal_softmax, density, final_query_pools, head_scores, pop_std};
+use scores::{attention_pools, causal_softmax, final_query_pools, head_scores, pop_std};
 use tch::{Device, Kind, Tensor};
 
 const PROJECT: &str = "project35_attention_scores";
@@ -468,7 +471,7 @@ fn part4_raw_scores(
         .legend_at(LegendPos::UpperRight)
         .add(Series::vline(0.0, Style::line(GREY).dashed()));
     for (v, color, name) in [(&within, GREEN, "Same head"), (&across, RED, "Diff heads")] {
-        let (edges, dens) = density(v, Bins::FreedmanDiaconis);
+        let (edges, dens) = density_histogram(v, &Bins::FreedmanDiaconis);
         let centres: Vec<f64> = edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
         out.say(format!("{name}: {} Freedman-Diaconis bins", dens.len()));
         b = b.add(Series::line(centres, dens, Style::line(color).label(name)));
@@ -500,8 +503,8 @@ fn part5_all_layers(model: &HookedModel, ids: &[u32], out: &mut Output) -> Resul
         outside[0] += w.iter().filter(|v| v.abs() > 20.0).count();
         outside[1] += a.iter().filter(|v| v.abs() > 20.0).count();
         dens.push([
-            density(&w, Bins::Edges(edges.clone())).1,
-            density(&a, Bins::Edges(edges.clone())).1,
+            density_histogram(&w, &Bins::Edges(edges.clone())).1,
+            density_histogram(&a, &Bins::Edges(edges.clone())).1,
         ]);
     }
     out.say(format!(
@@ -594,7 +597,7 @@ fn part6_score_matrices(all: &[QK], n_heads: i64, out: &mut Output) -> Result<()
                 .size(4)
                 .label(&format!("layer {l}")),
         ));
-        let (_, d) = density(&v, Bins::Edges(edges.clone()));
+        let (_, d) = density_histogram(&v, &Bins::Edges(edges.clone()));
         b = b.add(Series::line(
             edges[..200].to_vec(),
             d,
@@ -602,7 +605,7 @@ fn part6_score_matrices(all: &[QK], n_heads: i64, out: &mut Output) -> Result<()
         ));
         let sm = s.softmax(-1, Kind::Float);
         let smv = Vec::<f64>::try_from(sm.to_kind(Kind::Double).flatten(0, -1))?;
-        let (e, d) = density(&smv, Bins::Count(201));
+        let (e, d) = density_histogram(&smv, &Bins::Count(201));
         let (i_max, &y_max) = d
             .iter()
             .enumerate()
@@ -745,7 +748,7 @@ fn part8_laminar_causal(all: &[QK], n_heads: i64, out: &mut Output) -> Result<()
     let mut dens = vec![]; // [layer][pool][90]
     for qk in all {
         let pools = attention_pools(&causal_softmax(&head_scores(&qk.q, &qk.k, n_heads)?))?;
-        dens.push(pools.map(|v| density(&v, Bins::Edges(edges.clone())).1));
+        dens.push(pools.map(|v| density_histogram(&v, &Bins::Edges(edges.clone())).1));
     }
     out.say(format!("densities: [{}, 3, 90]", all.len()));
     let n = all.len() as f64;

@@ -6,7 +6,6 @@
 //! `h` owns columns `h * d_head .. (h + 1) * d_head`.
 
 use anyhow::{ensure, Result};
-use common::plot::{histogram_counts, Bins};
 use tch::{Kind, Tensor};
 
 /// `x` `[T, d]` -> `[H, T, d_head]` (head h = columns h*d_head..).
@@ -84,25 +83,6 @@ pub fn attention_pools(a: &Tensor) -> Result<[Vec<f64>; 3]> {
     ])
 }
 
-/// numpy's `histogram(values, bins, density=True)`: counts / (counted * width).
-/// Returns (edges, densities).
-pub fn density(values: &[f64], bins: Bins) -> (Vec<f64>, Vec<f64>) {
-    let (edges, counts) = histogram_counts(values, &bins);
-    let total: f64 = counts.iter().sum();
-    let dens = counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, w)| {
-            if total > 0.0 {
-                c / (total * (w[1] - w[0]))
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    (edges, dens)
-}
-
 /// Population standard deviation (ddof = 0).
 pub fn pop_std(v: &[f64]) -> f64 {
     let n = v.len() as f64;
@@ -165,17 +145,5 @@ mod tests {
         assert!(err <= 1e-5 * scale, "{err} vs scale {scale}");
         // unequal head widths would break it: the mean of group means is not the grand mean
         assert_ne!((1.5 + 4.0) / 2.0, 3.0);
-    }
-
-    #[test]
-    fn density_integrates_to_one() {
-        let v: Vec<f64> = (0..100).map(|i| (i as f64 * 0.37).sin()).collect();
-        let (e, d) = density(&v, Bins::Edges(common::stats::linspace(-1.0, 1.0, 11)));
-        let area: f64 = d
-            .iter()
-            .zip(e.windows(2))
-            .map(|(d, w)| d * (w[1] - w[0]))
-            .sum();
-        assert!((area - 1.0).abs() < 1e-12);
     }
 }

@@ -90,16 +90,6 @@ pub fn probabilities(counts: &[f64]) -> Result<Vec<f64>> {
     Ok(counts.iter().map(|c| c / n).collect())
 }
 
-/// numpy's `density=True`: counts / (total · bin width).
-pub fn density(counts: &[f64], edges: &[f64]) -> Vec<f64> {
-    let n: f64 = counts.iter().sum();
-    counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(c, w)| c / (n * (w[1] - w[0])))
-        .collect()
-}
-
 /// The book's `symmetric_KL(d1, d2, nbins)`: `nbins` edges over the pooled range, both
 /// samples' counts as probabilities, then [`sym_kl`] (which divides by the `nbins - 1`
 /// bins).
@@ -210,7 +200,7 @@ mod tests {
             assert_eq!(cb.iter().sum::<f64>(), 200.0);
             let pa = probabilities(&ca).unwrap();
             assert!((pa.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-            let d = density(&ca, &e);
+            let d = common::plot::counts_to_density(&e, &ca);
             let dw: f64 = d
                 .iter()
                 .zip(e.windows(2))

@@ -56,13 +56,13 @@ use common::ml::hypothesis::{permutation_test, PermutationP, PermutationTest};
 use common::model::ModelConfig;
 use common::output::{thousands, Output};
 use common::plot::{
-    histogram_counts, markersize_px, Bins, Figure, LegendPos, Marker, Panel, Rgb, Series, Style,
+    counts_to_density, histogram_counts, markersize_px, Bins, Figure, LegendPos, Marker, Panel,
+    Rgb, Series, Style,
 };
 use common::tokenizer::Tokenizer;
 use common::{Hook, HookedModel, LogitsAt, PaddingSide, RunOptions};
 use kl::{
-    counts, density, kl_div, kl_eps, probabilities, shared_edges, split, sym_kl, symmetric_kl,
-    Reduction,
+    counts, kl_div, kl_eps, probabilities, shared_edges, split, sym_kl, symmetric_kl, Reduction,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -454,7 +454,7 @@ fn part2_accuracy(
         }
         let mean = lens.iter().sum::<f64>() / lens.len() as f64;
         let (edges, cnt) = histogram_counts(&lens, &Bins::FreedmanDiaconis);
-        let dens = density(&cnt, &edges);
+        let dens = counts_to_density(&edges, &cnt);
         panel = panel.add(Series::line(
             edges[..edges.len() - 1].to_vec(),
             dens,
@@ -513,7 +513,7 @@ fn part3_distributions(
         edges[edges.len() - 1],
         edges[1] - edges[0]
     ));
-    let dens = density(&cc, &edges);
+    let dens = counts_to_density(&edges, &cc);
     let width = edges[1] - edges[0];
     out.say(format!("C: sum of counts = {}", cc.iter().sum::<f64>()));
     out.say(format!(

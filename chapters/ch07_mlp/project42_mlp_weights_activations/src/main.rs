@@ -47,12 +47,14 @@ use common::device::{to_rows_f64, to_vec_f64};
 use common::ml::tsne::{tsne, TsneParams};
 use common::model::{Arch, LogitsAt, RunOptions};
 use common::output::{thousands, Output};
-use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::{
+    density_histogram, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
+    Style,
+};
 use common::stats::{linspace, pearson};
 use common::{HookedModel, Names};
 use mlp::{
-    density, gelu_exact, gelu_tanh, integral, mlp_param_rows, mlp_stages, percentages, two_rings,
-    view, Ring,
+    gelu_exact, gelu_tanh, integral, mlp_param_rows, mlp_stages, percentages, two_rings, view, Ring,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -448,8 +450,8 @@ fn part1_weights(model: &HookedModel, layer: usize, out: &mut Output) -> Result<
     let left = edges[..200].to_vec();
     let v1 = values(&w1)?;
     let v2 = values(&w2)?;
-    let d1 = density(v1.iter().copied(), &edges);
-    let d2 = density(v2.iter().copied(), &edges);
+    let d1 = density_histogram(&v1, &Bins::Edges(edges.clone())).1;
+    let d2 = density_histogram(&v2, &Bins::Edges(edges.clone())).1;
     for (name, v, dn) in [("W1", &v1, &d1), ("W2", &v2, &d2)] {
         let inside = v.iter().filter(|x| x.abs() <= 0.8).count();
         out.say(format!(
@@ -493,8 +495,8 @@ fn part1_weights(model: &HookedModel, layer: usize, out: &mut Output) -> Result<
             common::stats::std_dev(&a).to_string(),
             common::stats::std_dev(&b).to_string(),
         ]);
-        h1.push(density(a, &edges));
-        h2.push(density(b, &edges));
+        h1.push(density_histogram(&a, &Bins::Edges(edges.clone())).1);
+        h2.push(density_histogram(&b, &Bins::Edges(edges.clone())).1);
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -640,7 +642,7 @@ fn part2_one_layer(s: &Stages, layer: usize, out: &mut Output) -> Result<()> {
         let label = format!("{} (N = {})", STAGES[k], thousands(v.len() as i64));
         p = p.add(Series::line(
             left.clone(),
-            density(v, &edges),
+            density_histogram(&v, &Bins::Edges(edges.clone())).1,
             Style::line(common::plot::cycle_color(k)).label(&label),
         ));
     }
@@ -694,7 +696,7 @@ fn part3_per_token(
             let v = values(&x.get(i as i64))?;
             let maxabs = v.iter().map(|a| a.abs()).fold(0.0, f64::max);
             *cell = (common::stats::std_dev(&v), maxabs);
-            rows.push(density(v, &edges));
+            rows.push(density_histogram(&v, &Bins::Edges(edges.clone())).1);
         }
         fig = fig.panel(
             Panel::new(PANELS[k])
@@ -774,7 +776,9 @@ fn part4_laminar(stages: &[Stages], out: &mut Output) -> Result<()> {
     for (k, title) in PANELS.iter().enumerate() {
         let rows = stages
             .iter()
-            .map(|s| Ok(density(stage_values(&s.x[k], 1)?, &edges)))
+            .map(|s| {
+                Ok(density_histogram(&stage_values(&s.x[k], 1)?, &Bins::Edges(edges.clone())).1)
+            })
             .collect::<Result<Vec<_>>>()?;
         fig = fig.panel(
             Panel::new(title)

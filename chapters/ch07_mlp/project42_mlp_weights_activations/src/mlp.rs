@@ -1,5 +1,5 @@
-//! The closed forms and small numerical helpers of project 42: the two GELUs, fixed-bin
-//! density histograms, the MLP's parameter count, the two-rings demo data, the four
+//! The closed forms and small numerical helpers of project 42: the two GELUs, the area
+//! under a density histogram (the histograms are `common::plot`'s), the MLP's parameter count, the two-rings demo data, the four
 //! stages of a GPT-2 MLP recomputed from its input, and an orthographic 3-D view for
 //! the separability demo (the plotting API is 2-D only).
 
@@ -17,46 +17,6 @@ pub fn gelu_exact(x: f64) -> f64 {
 pub fn gelu_tanh(x: f64) -> f64 {
     let c = (2.0 / std::f64::consts::PI).sqrt();
     0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
-}
-
-/// Fixed-edge density histogram as numpy's `histogram(..., density=True)`: counts in
-/// `[e_i, e_{i+1})` (the last bin closed), divided by (number of in-range values x bin
-/// width). Values outside the edges (and NaNs) are ignored and do not enter the
-/// normalisation. All zeros when no value is in range.
-pub fn density(values: impl IntoIterator<Item = f64>, edges: &[f64]) -> Vec<f64> {
-    let nb = edges.len().saturating_sub(1);
-    let mut counts = vec![0u64; nb];
-    if nb == 0 {
-        return vec![];
-    }
-    let (lo, hi) = (edges[0], edges[nb]);
-    let uniform_width = (hi - lo) / nb as f64;
-    for v in values {
-        if !(v >= lo && v <= hi) {
-            continue;
-        }
-        // equal-width bins: direct index, then corrected against the actual edges
-        let mut i = (((v - lo) / uniform_width) as usize).min(nb - 1);
-        while i > 0 && v < edges[i] {
-            i -= 1;
-        }
-        while i + 1 < nb && v >= edges[i + 1] {
-            i += 1;
-        }
-        counts[i] += 1;
-    }
-    let total: u64 = counts.iter().sum();
-    counts
-        .iter()
-        .zip(edges.windows(2))
-        .map(|(&c, w)| {
-            if total == 0 {
-                0.0
-            } else {
-                c as f64 / (total as f64 * (w[1] - w[0]))
-            }
-        })
-        .collect()
 }
 
 /// Σ density x bin width (1 whenever some value was in range).
@@ -152,6 +112,7 @@ pub fn view(p: (f64, f64, f64), elev_deg: f64, azim_deg: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::plot::{density_histogram, Bins};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
@@ -180,15 +141,16 @@ mod tests {
             .map(|_| normal.sample(&mut rng))
             .filter(|v: &f64| v.abs() < 0.8)
             .collect();
-        let d = density(inside.iter().copied(), &edges);
+        let density = |v: &[f64], e: &[f64]| density_histogram(v, &Bins::Edges(e.to_vec())).1;
+        let d = density(&inside, &edges);
         assert!((integral(&d, &edges) - 1.0).abs() < 1e-12);
         // adding values outside the range leaves every density unchanged
         let mut with_outliers = inside.clone();
         with_outliers.extend([-5.0, 3.0, 0.81, -0.8000001, f64::NAN]);
-        let d2 = density(with_outliers, &edges);
+        let d2 = density(&with_outliers, &edges);
         assert_eq!(d, d2);
         // one value per bin by hand: 4 values in 2 bins of width 0.5
-        let d3 = density([0.1, 0.2, 0.6, 1.0], &[0.0, 0.5, 1.0]);
+        let d3 = density(&[0.1, 0.2, 0.6, 1.0], &[0.0, 0.5, 1.0]);
         assert_eq!(d3, [1.0, 1.0]); // 2 / (4 x 0.5) each; 1.0 falls in the closed last bin
     }
 

@@ -52,8 +52,8 @@ use common::ml::split::stratified_train_test_split;
 use common::ml::xgboost::{XgbClassifier, XgbLib};
 use common::output::{thousands, Output};
 use common::plot::{
-    markersize_px, rainbow, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
-    Style,
+    density_histogram, markersize_px, rainbow, Bins, Colormap, Figure, Heatmap, LegendPos, Marker,
+    Panel, Rgb, Series, Style,
 };
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -568,31 +568,10 @@ fn stack_rows(parts: &[Array2<f32>]) -> Result<Array2<f32>> {
     Ok(ndarray::concatenate(Axis(0), &views)?)
 }
 
-/// Density histogram (numpy `density=True`) of `values` over `bins` equal bins spanning
-/// `lo..hi` (the last bin includes `hi`; values outside are not counted, and the density
-/// is normalised over the counted ones, as numpy does with explicit edges).
-fn density(values: &[f32], lo: f64, hi: f64, bins: usize) -> Vec<f64> {
-    let w = (hi - lo) / bins as f64;
-    let mut counts = vec![0u64; bins];
-    for &v in values {
-        let v = f64::from(v);
-        if !(lo..=hi).contains(&v) {
-            continue;
-        }
-        let k = (((v - lo) / w) as usize).min(bins - 1);
-        counts[k] += 1;
-    }
-    let total: u64 = counts.iter().sum();
-    counts
-        .iter()
-        .map(|&c| {
-            if total > 0 {
-                c as f64 / (total as f64 * w)
-            } else {
-                0.0
-            }
-        })
-        .collect()
+/// numpy's `histogram(a.ravel(), edges, density=True)` of a float32 array.
+fn density(a: &Array2<f32>, edges: &[f64]) -> Vec<f64> {
+    let values: Vec<f64> = flat(a).iter().map(|&v| f64::from(v)).collect();
+    density_histogram(&values, &Bins::Edges(edges.to_vec())).1
 }
 
 /// A standard-layout array's values in row-major order.
@@ -703,12 +682,12 @@ fn part3_activations(
     let c = Panel::new("C) Distributions")
         .add(Series::line(
             centres(&edges_a),
-            density(flat(ad), -0.2, 0.2, 100),
+            density(ad, &edges_a),
             Style::line(RED).width(2).label("Determiner"),
         ))
         .add(Series::line(
             centres(&edges_a),
-            density(flat(ac), -0.2, 0.2, 100),
+            density(ac, &edges_a),
             Style::line(BLUE).width(2).label("Complementizer"),
         ))
         .xlabel("Activation value")
@@ -729,8 +708,8 @@ fn part3_activations(
     let mut diff = vec![];
     let mut rows = vec![];
     for (l, (a_d, a_c)) in acts[0].iter().zip(&acts[1]).enumerate() {
-        let dd = density(flat(a_d), -0.2, 0.5, 122);
-        let dc = density(flat(a_c), -0.2, 0.5, 122);
+        let dd = density(a_d, &edges_b);
+        let dc = density(a_c, &edges_b);
         let d: Vec<f64> = dc.iter().zip(&dd).map(|(c, d)| c - d).collect();
         for (j, v) in d.iter().enumerate() {
             rows.push(vec![l.to_string(), edges_b[j].to_string(), v.to_string()]);
