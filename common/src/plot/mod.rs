@@ -33,6 +33,7 @@ mod network;
 mod pairplot;
 mod render;
 mod ticks;
+mod violin;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,7 @@ pub use hist::{
 };
 pub use network::{circular_layout, network_panel, LabelPlacement, NetworkStyle};
 pub use pairplot::{ols_line, pairplot};
+pub use violin::{band, violin, VIOLIN_HALF_WIDTH};
 
 /// Marker shapes drawn at data points.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -36,12 +36,11 @@ use common::data::hf_datasets::labeled_texts_from_file;
 use common::data::{split_percent_rows, LabeledText};
 use common::device::to_vec_f32;
 use common::ml::decomposition::{NComponents, Pca};
-use common::ml::descriptive::{violin_stats, Bandwidth};
 use common::ml::hypothesis::{ttest_ind, Alternative};
 use common::ml::split::stratified_train_test_split;
 use common::model::Arch;
 use common::output::{thousands, Output};
-use common::plot::{Colormap, Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::{violin, Colormap, Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use ndarray::{Array2, Axis};
 use project30_sentiment_decision_trees::{
@@ -470,7 +469,9 @@ fn part3_last_layer_means(s: &ClsStates, out: &mut Output) -> Result<()> {
     .into_iter()
     .enumerate()
     {
-        for s in violin(g as f64, vals, color, name)? {
+        let mut body = violin(g as f64, vals, color, 0.6)?;
+        body[0] = body[0].clone().with_label(&format!("{name} density"));
+        for s in body {
             panel = panel.add(s);
         }
         let xs: Vec<f64> = vals
@@ -489,46 +490,6 @@ fn part3_last_layer_means(s: &ClsStates, out: &mut Output) -> Result<()> {
     panel = panel.add(Series::hline(0.0, Style::line((0, 0, 0)).dashed()));
     out.figure(&Figure::new(7.0, 5.0).panel(panel), "part3")?;
     Ok(())
-}
-
-/// A matplotlib-style violin at `x`: the KDE (Scott) on 100 points from min to max,
-/// scaled to half-width 0.4, filled (a zigzag across the body), outlined, with black
-/// bars and min/max caps. (belongs in common: common::plot has no violin series.)
-fn violin(x: f64, vals: &[f64], fill: Rgb, name: &str) -> Result<Vec<Series>> {
-    let v = violin_stats(vals, 100, Bandwidth::Scott)?;
-    let peak = v.vals.iter().cloned().fold(0f64, f64::max).max(1e-300);
-    let half: Vec<f64> = v.vals.iter().map(|d| 0.4 * d / peak).collect();
-    let (mut zx, mut zy) = (vec![], vec![]);
-    for (i, (&y, &h)) in v.coords.iter().zip(&half).enumerate() {
-        let (a, b) = if i % 2 == 0 {
-            (x - h, x + h)
-        } else {
-            (x + h, x - h)
-        };
-        zx.extend([a, b]);
-        zy.extend([y, y]);
-    }
-    let mut ox: Vec<f64> = half.iter().map(|h| x - h).collect();
-    let mut oy = v.coords.clone();
-    ox.extend(half.iter().rev().map(|h| x + h));
-    oy.extend(v.coords.iter().rev());
-    ox.push(ox[0]);
-    oy.push(oy[0]);
-    let black = Style::line((0, 0, 0)).width(2);
-    Ok(vec![
-        Series::line(
-            zx,
-            zy,
-            Style::line(fill)
-                .width(3)
-                .alpha(0.6)
-                .label(&format!("{name} density")),
-        ),
-        Series::line(ox, oy, Style::line(fill).width(1)),
-        Series::line(vec![x, x], vec![v.min, v.max], black.clone()),
-        Series::line(vec![x - 0.1, x + 0.1], vec![v.min, v.min], black.clone()),
-        Series::line(vec![x - 0.1, x + 0.1], vec![v.max, v.max], black),
-    ])
 }
 
 /// Part 4: PCA of the last layer's [CLS] vectors and a depth-4 tree, over 20 splits.

@@ -43,12 +43,11 @@ use anyhow::{bail, ensure, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_rows_f64;
-use common::ml::descriptive::{violin_stats, Bandwidth};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
-    density_histogram, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
-    Style,
+    band, density_histogram, violin, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
+    Rgb, Series, Style,
 };
 use common::stats::linspace;
 use common::tokenizer::Tokenizer;
@@ -348,63 +347,6 @@ fn part3_heads(qk: &QK, n_heads: i64, layer: usize, out: &mut Output) -> Result<
     Ok(())
 }
 
-/// A filled band between `lo` and `hi` along `pos` (vertical strokes when `along_x`,
-/// horizontal ones otherwise), drawn as one zigzag line with interpolated sub-steps.
-fn band(pos: &[f64], lo: &[f64], hi: &[f64], along_x: bool, style: Style) -> Series {
-    let (mut a, mut b) = (vec![], vec![]);
-    const SUB: usize = 8;
-    let mut flip = false;
-    for i in 0..pos.len() {
-        let steps = if i + 1 < pos.len() { SUB } else { 1 };
-        for s in 0..steps {
-            let f = s as f64 / SUB as f64;
-            let j = (i + 1).min(pos.len() - 1);
-            let p = pos[i] + f * (pos[j] - pos[i]);
-            let l = lo[i] + f * (lo[j] - lo[i]);
-            let h = hi[i] + f * (hi[j] - hi[i]);
-            let (first, second) = if flip { (h, l) } else { (l, h) };
-            flip = !flip;
-            for v in [first, second] {
-                if along_x {
-                    a.push(p);
-                    b.push(v);
-                } else {
-                    a.push(v);
-                    b.push(p);
-                }
-            }
-        }
-    }
-    Series::line(a, b, style)
-}
-
-/// A violin at `x`: the Gaussian KDE (Scott) of `vals` on 100 points from min to max,
-/// half-width 0.4 at its peak, filled, with a vertical min-max bar and caps.
-fn violin(x: f64, vals: &[f64], color: Rgb) -> Result<Vec<Series>> {
-    let v = violin_stats(vals, 100, Bandwidth::Scott)?;
-    let peak = v
-        .vals
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .max(f64::MIN_POSITIVE);
-    let left: Vec<f64> = v.vals.iter().map(|d| x - 0.4 * d / peak).collect();
-    let right: Vec<f64> = v.vals.iter().map(|d| x + 0.4 * d / peak).collect();
-    let bar = Style::line(BLACK).width(1);
-    Ok(vec![
-        band(
-            &v.coords,
-            &left,
-            &right,
-            false,
-            Style::line(color).alpha(0.35),
-        ),
-        Series::line(vec![x, x], vec![v.min, v.max], bar.clone()),
-        Series::line(vec![x - 0.08, x + 0.08], vec![v.min, v.min], bar.clone()),
-        Series::line(vec![x - 0.08, x + 0.08], vec![v.max, v.max], bar),
-    ])
-}
-
 /// Jittered strip of `vals` at `x` (Gaussian x noise of stdev `sd`) plus its violin.
 fn strip_and_violin(
     mut panel: Panel,
@@ -426,7 +368,7 @@ fn strip_and_violin(
             .alpha(0.15)
             .label(name),
     ));
-    for s in violin(x, vals, color)? {
+    for s in violin(x, vals, color, 0.35)? {
         panel = panel.add(s);
     }
     Ok(panel)
@@ -550,7 +492,7 @@ fn part5_all_layers(model: &HookedModel, ids: &[u32], out: &mut Output) -> Resul
         let lo: Vec<f64> = mean.iter().zip(&sd).map(|(m, s)| m - s).collect();
         let hi: Vec<f64> = mean.iter().zip(&sd).map(|(m, s)| m + s).collect();
         p = p
-            .add(band(left, &lo, &hi, true, Style::line(*color).alpha(0.25)))
+            .add(band(left, &lo, &hi, true, Style::line(*color).alpha(0.25))?)
             .add(Series::line(
                 left.to_vec(),
                 mean,

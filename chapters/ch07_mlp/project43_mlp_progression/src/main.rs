@@ -54,12 +54,11 @@ use clap::Parser;
 use common::cli::block_or;
 use common::cli::CommonArgs;
 use common::device::to_vec_f64;
-use common::ml::descriptive::{violin_stats, Bandwidth};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
-    fd_curve, markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
-    Style,
+    fd_curve, markersize_px, violin, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb,
+    Series, Style,
 };
 use common::stats::{pearson, upper_triangle};
 use common::tokenizer::Tokenizer;
@@ -786,44 +785,6 @@ fn laminar_panel(title: &str, ylabel: &str, names: &[String], values: &[Vec<f64>
     p
 }
 
-/// A violin at `x`: the Gaussian KDE (Scott) of `vals` on 100 points from min to max,
-/// half-width 0.4 at its peak, filled with `color` at alpha 0.7, and a min-max bar.
-fn violin(x: f64, vals: &[f64], color: Rgb) -> Result<Vec<Series>> {
-    let v = violin_stats(vals, 100, Bandwidth::Scott)?;
-    let peak = v
-        .vals
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .max(f64::MIN_POSITIVE);
-    // the filled outline: a zig-zag between the left and right edges, densely sampled
-    let (mut xs, mut ys) = (vec![], vec![]);
-    const SUB: usize = 8;
-    for i in 0..v.coords.len() {
-        let steps = if i + 1 < v.coords.len() { SUB } else { 1 };
-        let j = (i + 1).min(v.coords.len() - 1);
-        for k in 0..steps {
-            let f = k as f64 / SUB as f64;
-            let y = v.coords[i] + f * (v.coords[j] - v.coords[i]);
-            let w = 0.4 * (v.vals[i] + f * (v.vals[j] - v.vals[i])) / peak;
-            let (first, second) = if (i * SUB + k).is_multiple_of(2) {
-                (x - w, x + w)
-            } else {
-                (x + w, x - w)
-            };
-            xs.extend([first, second]);
-            ys.extend([y, y]);
-        }
-    }
-    let bar = Style::line(BLACK).width(1);
-    Ok(vec![
-        Series::line(xs, ys, Style::line(color).alpha(0.7)),
-        Series::line(vec![x, x], vec![v.min, v.max], bar.clone()),
-        Series::line(vec![x - 0.08, x + 0.08], vec![v.min, v.min], bar.clone()),
-        Series::line(vec![x - 0.08, x + 0.08], vec![v.max, v.max], bar),
-    ])
-}
-
 /// Part 6: PR, ED and RSA of every layer and stage (pair), both token sets.
 fn part6_laminar(a: &Acts, n: usize, out: &mut Output) -> Result<()> {
     out.say("\n## Part 6: laminar profiles");
@@ -1019,7 +980,7 @@ fn part6_laminar(a: &Acts, n: usize, out: &mut Output) -> Result<()> {
             .xlim(-0.6, 3.6);
         for s in 0..4 {
             let vals: Vec<f64> = dim.iter().map(|per| per[s][i]).collect();
-            for series in violin(s as f64, &vals, COLORS[s])? {
+            for series in violin(s as f64, &vals, COLORS[s], 0.7)? {
                 p = p.add(series);
             }
         }
