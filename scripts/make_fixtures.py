@@ -364,6 +364,9 @@ def small_wordpiece():
     tok.pre_tokenizer = pre
     tok.post_processor = processors.BertProcessing(("[SEP]", vocab.index("[SEP]")), ("[CLS]", vocab.index("[CLS]")))
     tok.decoder = decoders.WordPiece()
+    # Declared as special tokens (they keep their vocabulary ids), as in every real BERT
+    # tokenizer, so that the text "[MASK]" becomes the mask token instead of pieces.
+    tok.add_special_tokens(specials)
     return tok
 
 

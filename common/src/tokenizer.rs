@@ -357,6 +357,20 @@ mod tests {
 
     const SENTENCE: &str = "The way you do anything is the way you do everything.";
 
+    /// The tiny BERT asset declares [PAD] [UNK] [CLS] [SEP] [MASK] as special tokens, as
+    /// every real BERT tokenizer does, so "[MASK]" typed into text is the mask token.
+    /// Ids from Python's `tokenizers` 0.22.2 on the same file: [2, 127, 4, 95, 3].
+    #[test]
+    fn tiny_bert_reads_mask_in_text_as_its_special_token() {
+        let path = crate::assets_dir().join("models/tiny-bert/tokenizer.json");
+        let tok = Tokenizer::from_file(&path).unwrap();
+        assert_eq!(tok.encode("the [MASK] is").unwrap(), [127, 4, 95]);
+        assert_eq!(
+            tok.encode_with_special_tokens("the [MASK] is").unwrap(),
+            [2, 127, 4, 95, 3]
+        );
+    }
+
     #[test]
     fn bundled_gpt2_matches_known_ids() {
         let t = Tokenizer::gpt2();

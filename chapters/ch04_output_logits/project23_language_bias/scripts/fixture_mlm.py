@@ -3,9 +3,9 @@
 Usage: fixture_mlm.py ROOT OUT.json (see make_fixture.sh). Reads the sentences from the
 crate's own Rust sources, so the fixture follows the text the program runs on.
 
-Token ids are built here without relying on the tokenizer recognising "[MASK]" (tiny-bert's
-tokenizer.json declares no special tokens): [CLS] + ids(prefix) + [MASK] + ids(suffix) +
-[SEP], each part encoded without special tokens. The numbers come from random weights:
+Token ids are built here without relying on the tokenizer recognising "[MASK]" (so that the
+reference is independent of how the program finds the mask): [CLS] + ids(prefix) + [MASK] +
+ids(suffix) + [SEP], each part encoded without special tokens. The numbers come from random weights:
 they check the code, they are not findings.
 """
 

@@ -29,7 +29,6 @@
 //! and "you" stand in for he / she / they. Its numbers exercise the code; they are not
 //! findings.
 
-mod mlm;
 mod quick_text;
 mod sentences;
 
@@ -38,12 +37,12 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_vec_f64;
 use common::ml::hypothesis::{ttest_1samp, ttest_ind, Alternative, TTest};
+use common::mlm::{self, find_mask, id_rows, logits_at_slots, mask_token, vocab_lookup, MaskToken};
 use common::output::{thousands, Output};
 use common::plot::{Figure, Marker, Panel, Rgb, Series, Style};
 use common::stats::argmax;
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, PaddingSide};
-use mlm::{find_mask, id_rows, logits_at_slots, mask_token, vocab_lookup, MaskToken};
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use sentences::{fill, DOCTOR, FEMALE_ROLES, MALE_ROLES, TARGETS};
@@ -153,20 +152,13 @@ fn main() -> Result<()> {
 
 /// The masked LM to study: `--model`, tiny-bert under `--quick`, else BERT-large.
 fn load_masked_lm(common: &CommonArgs) -> Result<HookedModel> {
-    let (id, quick_copy) = match (&common.model, common.quick) {
-        (Some(m), _) => (m.clone(), None),
-        (None, true) => {
-            let (dir, tmp) = mlm::quick_model_dir()?;
-            (dir.display().to_string(), tmp)
-        }
-        (None, false) => (DEFAULT_MODEL.to_string(), None),
+    let id = match (&common.model, common.quick) {
+        (Some(m), _) => m.clone(),
+        (None, true) => common::cli::tiny_model("tiny-bert"),
+        (None, false) => DEFAULT_MODEL.to_string(),
     };
-    // The weights are read into memory here, so a temporary quick folder may go after.
-    let mut model = common.load_model(&id)?;
+    let model = common.load_model(&id)?;
     mlm::require_mlm(&model)?;
-    if quick_copy.is_some() {
-        model.id = "tiny-bert (assets/models/tiny-bert, its special tokens declared)".into();
-    }
     Ok(model)
 }
 

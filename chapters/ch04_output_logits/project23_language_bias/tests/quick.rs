@@ -155,8 +155,8 @@ fn check5_tokenizer_facts() {
     );
 }
 
-/// tiny-bert's own tokenizer (no special tokens declared) and the ids of a sentence with
-/// one "[MASK]", built around the mask: [CLS] prefix [MASK] suffix [SEP].
+/// The ids of a sentence with one "[MASK]", encoded around the mask (independently of the
+/// tokenizer's special-token handling): [CLS] prefix [MASK] suffix [SEP].
 fn tiny_ids(tok: &common::tokenizer::Tokenizer, text: &str) -> Vec<i64> {
     let (a, b) = text.split_once("[MASK]").unwrap();
     let mut v = vec![2i64];

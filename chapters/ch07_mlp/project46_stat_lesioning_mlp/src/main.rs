@@ -186,11 +186,9 @@ fn main() -> Result<()> {
     };
 
     let mut out = args.common.output(PROJECT)?;
-    let mut model = args.common.load_model(&model_id)?;
+    let model = args.common.load_model(&model_id)?;
     mlm::require_mlm(&model)?;
     if quick && args.common.model.is_none() {
-        model.tokenizer = quick::tiny_bert_tokenizer(std::path::Path::new(&model_id))?;
-        model.id = "tiny-bert (assets/models/tiny-bert, its special tokens declared)".into();
         out.say(format!(
             "--quick: tiny-bert (random weights, {} layers, {} MLP neurons, a {}-entry \
              vocabulary without \"him\" or \"her\") stands in for {DEFAULT_MODEL}; in the \
