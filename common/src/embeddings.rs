@@ -73,22 +73,12 @@ impl TokenEmbeddings {
             .collect()
     }
 
-    /// The single token id of `word`, or an error saying how it splits.
+    /// The single token id of `word`, or an error saying how it splits
+    /// ([`Tokenizer::single_token`](crate::tokenizer::Tokenizer::single_token)).
     pub fn single_token(&self, word: &str) -> Result<u32> {
-        let ids = self.tokenizer.encode(word)?;
-        match ids.as_slice() {
-            [id] => Ok(*id),
-            _ => {
-                let pieces: Vec<String> = ids
-                    .iter()
-                    .map(|&i| self.tokenizer.decode_one(i).unwrap_or_default())
-                    .collect();
-                bail!(
-                    "{word:?} is not a single token for {}: it splits into {pieces:?}",
-                    self.model_id
-                )
-            }
-        }
+        self.tokenizer
+            .single_token(word)
+            .map_err(|e| anyhow!("{e} (the vocabulary of {})", self.model_id))
     }
 }
 

@@ -13,6 +13,7 @@
 
 use crate::hooks::{Hook, Names};
 use crate::model::{Batch, HookedModel, LogitsAt, RunOptions};
+use crate::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
@@ -175,7 +176,62 @@ fn check_pair(what: &str, clean: &Batch, corrupt: &Batch) -> Result<()> {
     Ok(())
 }
 
+/// A clean and a corrupted prompt tokenised for patching position by position (project
+/// 32's and 41's "When Mike and Emma …" pair): both id lists, or an error when their
+/// lengths differ (position `i` of one run must stand for position `i` of the other).
+pub fn prompt_pair(tok: &Tokenizer, clean: &str, corrupt: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+    let (a, b) = (tok.encode(clean)?, tok.encode(corrupt)?);
+    if a.len() != b.len() {
+        bail!(
+            "the two prompts tokenise to {} and {} tokens; patching position by position \
+             needs equal lengths ({clean:?} / {corrupt:?})",
+            a.len(),
+            b.len()
+        );
+    }
+    Ok((a, b))
+}
+
+/// The rows of a prompt pair's token table: position, both ids, both tokens as text.
+pub fn prompt_pair_rows(tok: &Tokenizer, a: &[u32], b: &[u32]) -> Vec<Vec<String>> {
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (&x, &y))| {
+            vec![
+                i.to_string(),
+                x.to_string(),
+                y.to_string(),
+                tok.decode(&[x]).unwrap_or_default(),
+                tok.decode(&[y]).unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
+
 /// A metric for [`head_patch_sweep`]: `logit[a] - logit[b]` per row.
 pub fn logit_difference(a: i64, b: i64) -> impl Fn(&Tensor) -> Result<Tensor> {
     move |logits: &Tensor| Ok(logits.select(1, a) - logits.select(1, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prompt_pair_is_two_equal_length_id_lists_and_its_token_table() {
+        let tok = Tokenizer::gpt2();
+        // ids from Python's tokenizers on GPT-2's tokenizer.json
+        let (a, b) =
+            prompt_pair(&tok, "When Mike and Emma went", "When Emma and Mike went").unwrap();
+        assert_eq!(a, [2215, 4995, 290, 18966, 1816]);
+        assert_eq!(b, [2215, 18966, 290, 4995, 1816]);
+        let rows = prompt_pair_rows(&tok, &a, &b);
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[1], ["1", "4995", "18966", " Mike", " Emma"]);
+        let e = prompt_pair(&tok, "When Mike and Emma went", "When Mike went to")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tokenise to 5 and 4 tokens"), "{e}");
+    }
 }

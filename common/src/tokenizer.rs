@@ -296,6 +296,26 @@ impl Tokenizer {
         }
     }
 
+    /// The id of `word` when this tokenizer makes it exactly one token (no special tokens
+    /// added), or an error that says what it splits into (`" Mike"` is one GPT-2 token,
+    /// `"Mike"` without the space is not).
+    pub fn single_token(&self, word: &str) -> Result<u32> {
+        let ids = self.encode(word)?;
+        match ids.as_slice() {
+            [id] => Ok(*id),
+            _ => {
+                let pieces: Vec<String> = ids
+                    .iter()
+                    .map(|&i| self.decode_one(i).unwrap_or_default())
+                    .collect();
+                bail!(
+                    "{word:?} is not a single token for {}: it splits into {pieces:?}",
+                    self.name
+                )
+            }
+        }
+    }
+
     /// The id of a token's exact vocabulary string (e.g. `"Ġnight"` in HF byte-level
     /// notation for HF tokenizers), if it exists.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
@@ -369,6 +389,21 @@ mod tests {
             tok.encode_with_special_tokens("the [MASK] is").unwrap(),
             [2, 127, 4, 95, 3]
         );
+    }
+
+    #[test]
+    fn single_token_names_the_pieces_of_a_word_that_splits() {
+        let tok = Tokenizer::gpt2();
+        // GPT-2 (Python's tokenizers on GPT-2's tokenizer.json): " Mike" is 4995,
+        // " platypus" is " plat" + "yp" + "us"
+        assert_eq!(tok.single_token(" Mike").unwrap(), 4995);
+        let e = tok.single_token(" platypus").unwrap_err().to_string();
+        assert!(
+            e.contains("\" platypus\" is not a single token")
+                && e.contains("[\" plat\", \"yp\", \"us\"]"),
+            "{e}"
+        );
+        assert!(tok.single_token("").is_err());
     }
 
     #[test]

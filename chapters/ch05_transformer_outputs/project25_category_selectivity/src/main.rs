@@ -34,7 +34,7 @@ mod figures;
 mod quick_text;
 mod similarity;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::model::hidden::layer_label;
@@ -162,7 +162,7 @@ fn main() -> Result<()> {
     let book_tokens = model.tokenizer.encode(&book)?;
     let target_ids = TARGETS
         .iter()
-        .map(|t| single_token(&model, t))
+        .map(|t| model.tokenizer.single_token(t))
         .collect::<Result<Vec<_>>>()?;
     ensure!(
         args.context < model.cfg.n_ctx,
@@ -260,24 +260,12 @@ fn load_book(args: &Args) -> Result<(String, String)> {
     Ok((format!("Gutenberg book {GATSBY} (The Great Gatsby)"), text))
 }
 
-/// The id of `text` when the tokenizer makes it one token; an error otherwise.
-fn single_token(model: &HookedModel, text: &str) -> Result<u32> {
-    match model.tokenizer.encode(text)?[..] {
-        [id] => Ok(id),
-        ref ids => bail!(
-            "{}'s tokenizer splits {text:?} into {} tokens {ids:?}; this project needs one",
-            model.id,
-            ids.len()
-        ),
-    }
-}
-
 /// The 34 sentences "The next word is <word>", each 5 tokens with the word's own token last.
 fn sentence_tokens(model: &HookedModel) -> Result<Vec<Word>> {
     WORDS
         .iter()
         .map(|&(word, label)| {
-            let id = single_token(model, &format!(" {word}"))?;
+            let id = model.tokenizer.single_token(&format!(" {word}"))?;
             let tokens = model.tokenizer.encode(&format!("{PREFIX} {word}"))?;
             ensure!(
                 tokens.len() == 5 && tokens[4] == id,

@@ -44,7 +44,7 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::ml::descriptive::percentiles;
 use common::output::Output;
-use common::patching::{head_patch_sweep, logit_difference};
+use common::patching::{head_patch_sweep, logit_difference, prompt_pair, prompt_pair_rows};
 use common::plot::{
     vocabulary_panel, Colormap, Figure, Heatmap, MarkedToken, Marker, Panel, Rgb, Series, Style,
 };
@@ -141,17 +141,6 @@ fn main() -> Result<()> {
     out.finish()
 }
 
-/// A single-token id, or an error naming the word.
-fn single_token(model: &HookedModel, word: &str) -> Result<u32> {
-    let ids = model.tokenizer.encode(word)?;
-    ensure!(
-        ids.len() == 1,
-        "{word:?} is {} tokens for this tokenizer; the IOI score needs one",
-        ids.len()
-    );
-    Ok(ids[0])
-}
-
 /// Last-position logits of a one-sequence batch, `[vocab]`.
 fn last_logits(model: &HookedModel, batch: &common::Batch) -> Result<Vec<f64>> {
     let run = model.run(batch, &RunOptions::default().logits(LogitsAt::Last))?;
@@ -180,34 +169,18 @@ fn logsoftmax_panel(title: &str, ls: &[f64], c: &Clean) -> Panel {
 
 fn part1_ioi_task(out: &mut Output, model: &HookedModel) -> Result<Clean> {
     out.say("\n== Part 1: the IOI task ==");
-    let ids_me = model.tokenizer.encode(TEXT_ME)?;
-    let ids_em = model.tokenizer.encode(TEXT_EM)?;
-    ensure!(
-        ids_me.len() == ids_em.len(),
-        "the two sentences tokenise to {} and {} tokens; patching needs equal lengths",
-        ids_me.len(),
-        ids_em.len()
-    );
-    let mike = single_token(model, " Mike")?;
-    let emma = single_token(model, " Emma")?;
+    let (ids_me, ids_em) = prompt_pair(&model.tokenizer, TEXT_ME, TEXT_EM)?;
+    let name = |w: &str| {
+        (model.tokenizer.single_token(w)).context("the IOI score compares two one-token names")
+    };
+    let (mike, emma) = (name(" Mike")?, name(" Emma")?);
     let differ: Vec<usize> = (0..ids_me.len())
         .filter(|&i| ids_me[i] != ids_em[i])
-        .collect();
-    let rows: Vec<Vec<String>> = (0..ids_me.len())
-        .map(|i| {
-            vec![
-                i.to_string(),
-                ids_me[i].to_string(),
-                ids_em[i].to_string(),
-                model.tokenizer.decode(&[ids_me[i]]).unwrap_or_default(),
-                model.tokenizer.decode(&[ids_em[i]]).unwrap_or_default(),
-            ]
-        })
         .collect();
     out.table(
         "part1_tokens",
         &["position", "id_ME", "id_EM", "token_ME", "token_EM"],
-        &rows,
+        &prompt_pair_rows(&model.tokenizer, &ids_me, &ids_em),
     )?;
     out.say(format!(
         "{} tokens; the sentences differ at position(s) {differ:?}; target ids: \" Mike\" = \
