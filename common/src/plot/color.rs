@@ -3,18 +3,41 @@
 /// An sRGB colour, 0..=255 per channel.
 pub type Rgb = (u8, u8, u8);
 
+/// matplotlib's tab10 colours by name: `tab::RED` is matplotlib's `"tab:red"`, the red of
+/// its default colour cycle (not `"red"`, which is pure (255, 0, 0)).
+pub mod tab {
+    use super::Rgb;
+    pub const BLUE: Rgb = (31, 119, 180);
+    pub const ORANGE: Rgb = (255, 127, 14);
+    pub const GREEN: Rgb = (44, 160, 44);
+    pub const RED: Rgb = (214, 39, 40);
+    pub const PURPLE: Rgb = (148, 103, 189);
+    pub const BROWN: Rgb = (140, 86, 75);
+    pub const PINK: Rgb = (227, 119, 194);
+    pub const GREY: Rgb = (127, 127, 127);
+    pub const OLIVE: Rgb = (188, 189, 34);
+    pub const CYAN: Rgb = (23, 190, 207);
+}
+
+/// matplotlib's `"black"`.
+pub const BLACK: Rgb = (0, 0, 0);
+/// matplotlib's `"white"`.
+pub const WHITE: Rgb = (255, 255, 255);
+/// matplotlib's `"gray"` / `"grey"` (not tab10's grey, [`tab::GREY`]).
+pub const GREY: Rgb = (128, 128, 128);
+
 /// matplotlib's default colour cycle (`tab10`).
 const TAB10: [Rgb; 10] = [
-    (31, 119, 180),  // blue
-    (255, 127, 14),  // orange
-    (44, 160, 44),   // green
-    (214, 39, 40),   // red
-    (148, 103, 189), // purple
-    (140, 86, 75),   // brown
-    (227, 119, 194), // pink
-    (127, 127, 127), // grey
-    (188, 189, 34),  // olive
-    (23, 190, 207),  // cyan
+    tab::BLUE,
+    tab::ORANGE,
+    tab::GREEN,
+    tab::RED,
+    tab::PURPLE,
+    tab::BROWN,
+    tab::PINK,
+    tab::GREY,
+    tab::OLIVE,
+    tab::CYAN,
 ];
 
 /// The `i`-th colour of matplotlib's default colour cycle (tab10), wrapping around after 10.

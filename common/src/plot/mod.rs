@@ -45,7 +45,7 @@ use anyhow::{bail, Context, Result};
 /// The columns of every figure's CSV (long format, one row per point or bar).
 pub const FIGURE_CSV_COLUMNS: [&str; 6] = ["panel", "series", "kind", "x", "y", "extra"];
 
-pub use color::{cycle_color, rgb_f, Colormap, Rgb};
+pub use color::{cycle_color, rgb_f, tab, Colormap, Rgb, BLACK, GREY, WHITE};
 pub use extras::{
     bar_edges, dark2, markersize_px, rainbow, scatter_size_px, sci_axis, sci_ticks,
     vocabulary_panel, MarkedToken,

@@ -39,6 +39,7 @@ use clap::{Parser, ValueEnum};
 use common::cli::CommonArgs;
 use common::device::describe;
 use common::output::{thousands, Output};
+use common::plot::BLACK;
 use common::plot::{cycle_color, Colormap, Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::stats::{log_softmax, mean};
 use common::tokenizer::Tokenizer;
@@ -58,8 +59,6 @@ const BOOK_TOKENS: usize = 50_000;
 const FRANKENSTEIN: u32 = 84;
 /// GulliversTravels (Part 5): the last book of Part 4's list.
 const GULLIVER: u32 = 829;
-
-const BLACK: Rgb = (0, 0, 0);
 
 /// The four GPT-2 sizes of Parts 5–6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

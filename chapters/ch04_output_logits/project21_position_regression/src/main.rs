@@ -38,6 +38,7 @@ use common::device::{describe, to_rows_f64, to_vec_f64};
 use common::ml::logistic::{ConfusionMatrix, LogisticL2};
 use common::ml::regression::{ols1, Ols};
 use common::output::{fmt_floats, thousands, Output};
+use common::plot::BLACK;
 use common::plot::{
     cycle_color, density_histogram, rgb_f, Bins, Colormap, Figure, Heatmap, LegendPos, Marker,
     Panel, Rgb, Series, Style,
@@ -62,7 +63,6 @@ const JITTER_SD: f64 = 0.03;
 const SHOW_ROW: usize = 13;
 
 const LIGHT_BLUE: Rgb = (173, 216, 230); // matplotlib 'lightblue'
-const BLACK: Rgb = (0, 0, 0);
 
 /// Predict token position from GPT-2's per-token loss (OLS and multinomial logistic
 /// regression) on HellaSwag contexts.

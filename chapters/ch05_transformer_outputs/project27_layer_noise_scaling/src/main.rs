@@ -40,6 +40,7 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_vec_f64;
 use common::output::{thousands, Output};
+use common::plot::BLACK;
 use common::plot::{rgb_f, Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::stats::argmax;
 use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -55,7 +56,6 @@ const BOOK_DEMO_LAYER: usize = 15;
 const BOOK_N_LAYERS: usize = 36;
 
 const GREEN: Rgb = (0, 128, 0);
-const BLACK: Rgb = (0, 0, 0);
 const LIGHT_BLUE: Rgb = (173, 216, 230); // matplotlib 'lightblue'
 
 /// Add noise to, or scale, one block's output of GPT-2-large and follow the change

@@ -37,7 +37,9 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::data::DataCache;
 use common::output::{fmt_floats, thousands, Output};
-use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
+use common::plot::tab::{BLUE, RED};
+use common::plot::BLACK;
+use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Series, Style};
 use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use reduce::{
     cum_pct, double_centre, first_above, full_svd, lm_loss, matrix_rank, reduction_hook, Counts,
@@ -57,10 +59,6 @@ const TEXT: &str = "The Stedelijk Museum Amsterdam (Dutch pronunciation: [ËˆsteË
 
 /// The book's "no layer" sentinel: matches no block, so the hook does nothing.
 const NO_LAYER: usize = 4000;
-
-const BLUE: Rgb = (31, 119, 180);
-const RED: Rgb = (214, 39, 40);
-const BLACK: Rgb = (0, 0, 0);
 
 /// Replace one layer's hidden state by a low-rank SVD reconstruction and follow the
 /// change through the rest of GPT-Neo's forward pass.

@@ -35,6 +35,7 @@ use anyhow::{bail, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::output::{thousands, Output};
+use common::plot::BLACK;
 use common::plot::{Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::stats::argmax;
 use common::{HookedModel, LogitsAt};
@@ -54,7 +55,6 @@ const PART1_POS: usize = 3;
 /// Padded tokens per batch in Part 5's passes (13 sequences of 13 tokens fit in one).
 const MAX_BATCH_TOKENS: usize = 4096;
 
-const BLACK: Rgb = (0, 0, 0);
 const RED: Rgb = (220, 0, 0);
 const LIGHT_BLUE: Rgb = (153, 204, 255);
 const LIGHT_RED: Rgb = (255, 153, 153);

@@ -41,8 +41,10 @@ use common::cli::CommonArgs;
 use common::ml::curve_fit::{fit_sigmoid, sigmoid, sigmoid_initial_guess};
 use common::output::Output;
 use common::patching::{prompt_pair, prompt_pair_rows};
+use common::plot::tab::{BLUE, RED};
 use common::plot::{
-    vocabulary_panel, Figure, LegendPos, MarkedToken, Marker, Panel, Rgb, Series, Style,
+    vocabulary_panel, Figure, LegendPos, MarkedToken, Marker, Panel, Rgb, Series, Style, BLACK,
+    GREY,
 };
 use common::{HookedModel, PaddingSide};
 use ndarray::Array1;
@@ -55,11 +57,7 @@ use tch::Tensor;
 const PROJECT: &str = "project32_ioi_patching";
 const TEXT_ME: &str = "When Mike and Emma went to the cafe, Mike gave a coffee to";
 const TEXT_EM: &str = "When Mike and Emma went to the cafe, Emma gave a coffee to";
-const BLACK: Rgb = (0, 0, 0);
 const GREEN: Rgb = (0, 128, 0);
-const RED: Rgb = (214, 39, 40);
-const BLUE: Rgb = (31, 119, 180);
-const GREY: Rgb = (128, 128, 128);
 const MAGENTA: Rgb = (255, 0, 255);
 
 /// Activation patching of the last position along GPT-2-XL's depth in an IOI sentence.

@@ -46,9 +46,10 @@ use common::cli::CommonArgs;
 use common::device::{to_rows_f64, to_vec_f64};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, RED};
 use common::plot::{
     density_histogram, histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos,
-    Marker, Panel, Rgb, Series, Style,
+    Marker, Panel, Rgb, Series, Style, BLACK, GREY, WHITE,
 };
 use common::stats::linspace;
 use qkv::{
@@ -63,12 +64,6 @@ const BOOK_LAYER: usize = 6;
 const BOOK_COUNT_BLOCK: usize = 5;
 /// Figures are drawn at 100 pixels per inch.
 const DPI: f64 = 100.0;
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
-const GREY: Rgb = (128, 128, 128);
-const BLACK: Rgb = (0, 0, 0);
-const WHITE: Rgb = (255, 255, 255);
 /// W_Q, W_K, W_V: red squares, green circles, blue triangles.
 const LOOKS: [(Rgb, Marker); 3] = [
     (RED, Marker::Square),

@@ -50,9 +50,10 @@ use common::cli::CommonArgs;
 use common::device::{to_rows_f64, to_vec_f64};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, ORANGE, RED};
 use common::plot::{
     density_histogram, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
-    Rgb, Series, Style,
+    Rgb, Series, Style, BLACK, GREY, WHITE,
 };
 use common::stats::linspace;
 use common::tokenizer::Tokenizer;
@@ -71,13 +72,6 @@ const GATSBY: u32 = 64317;
 const BOOK_LAYER: usize = 6;
 /// Figures are drawn at 100 pixels per inch.
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const WHITE: Rgb = (255, 255, 255);
-const GREY: Rgb = (128, 128, 128);
-const GREEN: Rgb = (44, 160, 44);
-const RED: Rgb = (214, 39, 40);
-const BLUE: Rgb = (31, 119, 180);
-const ORANGE: Rgb = (255, 127, 14);
 /// Q, K, V in the laminar plots: green squares, red circles, blue triangles.
 const LOOKS: [(Rgb, Marker); 3] = [
     (GREEN, Marker::Square),

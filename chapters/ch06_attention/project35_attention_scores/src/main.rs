@@ -45,9 +45,10 @@ use common::cli::CommonArgs;
 use common::device::to_rows_f64;
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, RED};
 use common::plot::{
     band, density_histogram, violin, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
-    Rgb, Series, Style,
+    Rgb, Series, Style, BLACK, GREY, WHITE,
 };
 use common::stats::linspace;
 use common::tokenizer::Tokenizer;
@@ -71,12 +72,6 @@ create colors that appear similar to violet light. According to color theory, pu
 considered a cool color.";
 /// The text `--quick` uses (43 GPT-2 tokens: the tiny model reads at most 64).
 const QUICK_TEXT: &str = include_str!("quick_text.txt");
-const BLACK: Rgb = (0, 0, 0);
-const WHITE: Rgb = (255, 255, 255);
-const GREY: Rgb = (128, 128, 128);
-const GREEN: Rgb = (44, 160, 44);
-const RED: Rgb = (214, 39, 40);
-const BLUE: Rgb = (31, 119, 180);
 const LIGHT_RED: Rgb = (255, 160, 160);
 const LIGHT_GREEN: Rgb = (144, 238, 144);
 const STRIP_COLORS: [Rgb; 3] = [GREEN, RED, BLUE];

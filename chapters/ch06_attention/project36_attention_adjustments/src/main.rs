@@ -51,9 +51,10 @@ use common::device::to_rows_f64;
 use common::ml::descriptive::percentiles;
 use common::model::ModelConfig;
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN};
 use common::plot::{
     histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
-    Rgb, Series, Style,
+    Rgb, Series, Style, BLACK, GREY,
 };
 use common::tokenizer::Tokenizer;
 use common::{Batch, Hook, HookedModel, LogitsAt, PaddingSide, RunOptions};
@@ -64,11 +65,7 @@ use tch::{Device, Kind};
 const PROJECT: &str = "project36_attention_adjustments";
 /// Figures are drawn at 100 pixels per inch.
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const GREY: Rgb = (128, 128, 128);
 const LIGHT_RED: Rgb = (240, 128, 128);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
 /// The review the Data section shows.
 const EXAMPLE_ROW: usize = 30;
 

@@ -55,6 +55,8 @@ use common::device::{to_vec_f64, to_vec_i64};
 use common::ml::hypothesis::{permutation_test, PermutationP, PermutationTest};
 use common::model::ModelConfig;
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, RED};
+use common::plot::BLACK;
 use common::plot::{
     counts_to_density, histogram_counts, markersize_px, Bins, Figure, LegendPos, Marker, Panel,
     Rgb, Series, Style,
@@ -83,10 +85,6 @@ const BOOK_LAYER: usize = 4;
 const N_EDGES: usize = 31;
 /// Figures are drawn at 100 pixels per inch.
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
 const LIGHT_BLUE: Rgb = (173, 216, 230);
 const DARK_RED: Rgb = (139, 0, 0);
 const LIGHT_RED: Rgb = (255, 160, 160);

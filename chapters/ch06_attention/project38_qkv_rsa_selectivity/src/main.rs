@@ -48,9 +48,10 @@ use common::device::to_rows_f64;
 use common::ml::hypothesis::fisher_z_all;
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, ORANGE, RED};
 use common::plot::{
     fd_curve, markersize_px, rainbow, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb,
-    Series, Style,
+    Series, Style, BLACK, GREY, WHITE,
 };
 use common::tokenizer::Tokenizer;
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -73,13 +74,6 @@ const N_TOKENS: usize = 5;
 /// Part 7's number of uniform random values.
 const N_RANDOM: usize = 10_000;
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const WHITE: Rgb = (255, 255, 255);
-const GREY: Rgb = (128, 128, 128);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
-const ORANGE: Rgb = (255, 127, 14);
 /// Q-K / Q-V / K-V (Parts 2b, 4) and Q / K / V (Part 6a): red squares, green circles,
 /// blue triangles.
 const LOOKS: [(Rgb, Marker); 3] = [

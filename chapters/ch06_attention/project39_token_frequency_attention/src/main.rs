@@ -49,9 +49,10 @@ use common::hooks::layer_of;
 use common::ml::descriptive::linspace;
 use common::model::ModelConfig;
 use common::output::{thousands, Output};
+use common::plot::tab::{GREEN, RED};
 use common::plot::{
     cycle_color, markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
-    Style,
+    Style, BLACK, GREY,
 };
 use common::stats::pearson;
 use common::tokenizer::Tokenizer;
@@ -64,10 +65,6 @@ use tch::{Device, Kind, Tensor};
 
 const PROJECT: &str = "project39_token_frequency_attention";
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const GREY: Rgb = (128, 128, 128);
 /// The row the Data section prints (the book's example).
 const EXAMPLE_ROW: usize = 1234;
 /// log(token_props + FLOOR) in Part 1.

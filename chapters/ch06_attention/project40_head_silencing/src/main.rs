@@ -48,6 +48,8 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_vec_i64;
 use common::output::{thousands, Output};
+use common::plot::tab::{GREEN, RED};
+use common::plot::BLACK;
 use common::plot::{
     histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
     Rgb, Series, Style,
@@ -60,10 +62,7 @@ use tch::{Kind, Tensor};
 const PROJECT: &str = "project40_head_silencing";
 /// Figures are drawn at 100 pixels per inch.
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
 const CYAN: Rgb = (64, 224, 224);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
 /// The book's manipulated block and head.
 const BOOK_LAYER: usize = 4;
 const BOOK_HEAD: i64 = 1;

@@ -45,8 +45,10 @@ use common::cli::CommonArgs;
 use common::ml::descriptive::percentiles;
 use common::output::Output;
 use common::patching::{head_patch_sweep, logit_difference, prompt_pair, prompt_pair_rows};
+use common::plot::tab::RED;
 use common::plot::{
     vocabulary_panel, Colormap, Figure, Heatmap, MarkedToken, Marker, Panel, Rgb, Series, Style,
+    BLACK, GREY,
 };
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use rand::rngs::StdRng;
@@ -57,10 +59,7 @@ use tch::Tensor;
 const PROJECT: &str = "project41_ioi_head_patching";
 const TEXT_ME: &str = "When Mike and Emma went to the cafe, Mike gave a coffee to";
 const TEXT_EM: &str = "When Mike and Emma went to the cafe, Emma gave a coffee to";
-const BLACK: Rgb = (0, 0, 0);
 const GREEN: Rgb = (0, 128, 0);
-const RED: Rgb = (214, 39, 40);
-const GREY: Rgb = (128, 128, 128);
 const MAGENTA: Rgb = (255, 0, 255);
 /// Colour bins for Part 2's panel C (points coloured by ΔIOI on a fixed range).
 const COLOUR_BINS: usize = 41;

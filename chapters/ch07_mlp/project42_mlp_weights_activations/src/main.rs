@@ -47,9 +47,10 @@ use common::device::{to_rows_f64, to_vec_f64};
 use common::ml::tsne::{tsne, TsneParams};
 use common::model::{Arch, LogitsAt, RunOptions};
 use common::output::{thousands, Output};
+use common::plot::tab::{GREEN, RED};
 use common::plot::{
-    density_histogram, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series,
-    Style,
+    density_histogram, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Series, Style,
+    BLACK, GREY,
 };
 use common::stats::{linspace, pearson};
 use common::{HookedModel, Names};
@@ -74,10 +75,6 @@ const BOOK_TSNE_LAYER: usize = 10;
 /// The stages, with the titles of Parts 3-4 and the legend names of Part 2.
 const STAGES: [&str; 4] = ["Input", "Expansion", "GELU", "Projection"];
 const PANELS: [&str; 4] = ["A) Input", "B) Expansion", "C) GELU", "D) Projection"];
-const BLACK: Rgb = (0, 0, 0);
-const GREY: Rgb = (128, 128, 128);
-const GREEN: Rgb = (44, 160, 44);
-const RED: Rgb = (214, 39, 40);
 
 /// The weights and activations of GPT-2's MLP sublayers.
 #[derive(Parser)]

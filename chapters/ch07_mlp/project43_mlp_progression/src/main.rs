@@ -58,7 +58,7 @@ use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::{
     fd_curve, markersize_px, violin, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb,
-    Series, Style,
+    Series, Style, BLACK, GREY,
 };
 use common::stats::{pearson, upper_triangle};
 use common::tokenizer::Tokenizer;
@@ -80,8 +80,6 @@ const QUICK_TEXT: &str = include_str!("quick_text.txt");
 /// Rows of the many-sequence batch per forward pass (bounds the activation cache).
 const CHUNK: usize = 32;
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const GREY: Rgb = (128, 128, 128);
 /// matplotlib's single-letter colours "r, b, m, k, y, c".
 const COLORS: [Rgb; 6] = [
     (255, 0, 0),

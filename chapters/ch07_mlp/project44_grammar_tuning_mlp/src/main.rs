@@ -59,8 +59,10 @@ use common::data::DataCache;
 use common::device::to_vec_f64;
 use common::ml::hypothesis::{cohens_d, ttest_ind, Alternative};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, ORANGE, RED};
 use common::plot::{
-    fd_curve, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
+    fd_curve, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style, BLACK, GREY,
+    WHITE,
 };
 use common::stats::pearson;
 use common::tokenizer::Tokenizer;
@@ -92,13 +94,6 @@ const SMALL_D: f64 = 0.2;
 const HEATMAP_ROWS: usize = 250;
 const HEATMAP_COLS: usize = 768;
 
-const BLACK: Rgb = (0, 0, 0);
-const WHITE: Rgb = (255, 255, 255);
-const GREY: Rgb = (128, 128, 128);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
-const ORANGE: Rgb = (255, 127, 14);
 const PINK: Rgb = (255, 105, 180);
 const MAGENTA: Rgb = (255, 0, 255);
 

@@ -43,6 +43,7 @@
 //! code and mean nothing.
 
 use common::cli::block_or;
+use common::plot::BLACK;
 use std::path::PathBuf;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -77,7 +78,6 @@ const DPI: f64 = 100.0;
 const RED: Rgb = (230, 0, 0);
 const GREEN: Rgb = (0, 150, 0);
 const BLUE: Rgb = (0, 0, 230);
-const BLACK: Rgb = (0, 0, 0);
 const GRAY: Rgb = (128, 128, 128);
 const MEASURES: [&str; 3] = ["MI", "L1", "L2"];
 const BLOCKS: [&str; 2] = ["att", "mlp"];

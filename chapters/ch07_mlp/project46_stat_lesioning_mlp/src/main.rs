@@ -56,6 +56,8 @@ use common::cli::CommonArgs;
 use common::ml::hypothesis::benjamini_hochberg;
 use common::mlm::{self, MaskToken};
 use common::output::{fmt_floats, thousands, Output};
+use common::plot::tab::{BLUE, GREEN, PINK, RED};
+use common::plot::BLACK;
 use common::plot::{markersize_px, Figure, LegendPos, Marker, Panel, Rgb, Series, Style};
 use common::tokenizer::Tokenizer;
 use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -83,13 +85,8 @@ const BH_CHECK_P: [f64; 10] = [
     0.001, 0.008, 0.039, 0.041, 0.042, 0.060, 0.074, 0.205, 0.212, 0.216,
 ];
 
-const BLACK: Rgb = (0, 0, 0);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const PINK: Rgb = (227, 119, 194);
 const GRAY: Rgb = (170, 170, 170);
 const YELLOW: Rgb = (230, 190, 0);
-const BLUE: Rgb = (31, 119, 180);
 /// Part 4's bars: 'her' and 'him' logits, saturated at the her-position, light at the
 /// him-position.
 const HER_DARK: Rgb = (200, 30, 120);

@@ -51,6 +51,8 @@ use common::cli::CommonArgs;
 use common::ml::split::stratified_train_test_split;
 use common::ml::xgboost::{XgbClassifier, XgbLib};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, RED};
+use common::plot::BLACK;
 use common::plot::{
     density_histogram, markersize_px, rainbow, Bins, Colormap, Figure, Heatmap, LegendPos, Marker,
     Panel, Rgb, Series, Style,
@@ -69,10 +71,6 @@ use that::{categorise, sample, windows, THAT};
 
 const PROJECT: &str = "project47_xgboost_probing";
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
 const GRAY: Rgb = (110, 110, 110);
 /// Tokens before " that" in each window (the notebook's context_pre).
 const CONTEXT_PRE: usize = 5;

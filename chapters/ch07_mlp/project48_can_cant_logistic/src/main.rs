@@ -56,6 +56,8 @@ use common::data::hf_datasets::{c4_en_file, json_docs_from_file};
 use common::data::{C4Doc, DataCache};
 use common::ml::split::stratified_train_test_split;
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, GREEN, ORANGE, RED};
+use common::plot::BLACK;
 use common::plot::{
     histogram_counts, markersize_px, Bins, Figure, LegendPos, Marker, Panel, Rgb, Series, Style,
 };
@@ -77,12 +79,7 @@ const MIN_SAMPLES: usize = 500;
 const QUICK_MIN_SAMPLES: usize = 40;
 /// The documents the --quick run reads in place of C4 (one per line).
 const QUICK_DOCS: &str = include_str!("../data/quick_docs.txt");
-const RED: Rgb = (214, 39, 40);
-const GREEN: Rgb = (44, 160, 44);
-const BLUE: Rgb = (31, 119, 180);
-const ORANGE: Rgb = (255, 127, 14);
 const GREY: Rgb = (160, 160, 160);
-const BLACK: Rgb = (0, 0, 0);
 
 /// The spec's tokenization facts: text and the GPT-2 ids it must give.
 const TOKEN_FACTS: [(&str, &[u32]); 9] = [

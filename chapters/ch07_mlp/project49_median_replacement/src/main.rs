@@ -48,6 +48,8 @@ use common::cli::block_or;
 use common::cli::CommonArgs;
 use common::device::{to_vec_f64, to_vec_i64};
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, RED};
+use common::plot::BLACK;
 use common::plot::{
     histogram_counts, markersize_px, Bins, Colormap, Figure, Heatmap, LegendPos, Marker, Panel,
     Rgb, Series, Style,
@@ -59,10 +61,7 @@ use tch::{Kind, Tensor};
 
 const PROJECT: &str = "project49_median_replacement";
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
 const GREEN: Rgb = (0, 128, 0);
-const RED: Rgb = (214, 39, 40);
-const BLUE: Rgb = (31, 119, 180);
 const MAGENTA: Rgb = (255, 0, 255);
 const GRAY: Rgb = (110, 110, 110);
 const PROMPT: &str = "It was a dark and stormy";

@@ -35,6 +35,8 @@ use common::cli::CommonArgs;
 use common::device::to_rows_f64;
 use common::ml::descriptive::percentiles;
 use common::output::{thousands, Output};
+use common::plot::tab::{BLUE, ORANGE, PURPLE};
+use common::plot::BLACK;
 use common::plot::{
     markersize_px, Colormap, Figure, Heatmap, LegendPos, Marker, Panel, Rgb, Series, Style,
 };
@@ -43,11 +45,7 @@ use common::{HookedModel, LogitsAt, Names, RunOptions};
 
 const PROJECT: &str = "project50_mlp_recommender";
 const DPI: f64 = 100.0;
-const BLACK: Rgb = (0, 0, 0);
 const GRAY: Rgb = (110, 110, 110);
-const BLUE: Rgb = (31, 119, 180);
-const ORANGE: Rgb = (255, 127, 14);
-const PURPLE: Rgb = (148, 103, 189);
 /// The three texts, from Lewis Carroll's White Knight song ("Haddocks' Eyes").
 const TEXTS: [(&str, &str); 3] = [
     (
