@@ -75,6 +75,48 @@ impl DataCache {
     }
 }
 
+/// Where a project's raw book text comes from, in order: a local copy (the project's
+/// `--book-file`), the project's own text under `--quick`, or Gutenberg book `id` as served.
+#[derive(Clone, Copy, Debug)]
+pub struct RawBook<'a> {
+    /// The Gutenberg number.
+    pub id: u32,
+    /// The book's title for messages and labels ("The Great Gatsby").
+    pub title: &'a str,
+    /// `--book-file`: a local file read instead (any UTF-8 text; invalid bytes become
+    /// U+FFFD).
+    pub local: Option<&'a std::path::Path>,
+    /// `--quick`: the project's own `(label, text)`.
+    pub quick: Option<(&'a str, &'a str)>,
+}
+
+impl DataCache {
+    /// The text of `book` and a label that says where it came from (the file's path, the
+    /// quick text's label, or "Gutenberg book 64317 (The Great Gatsby)"). The book itself
+    /// is fetched behind a spinner; when it cannot be (offline and not cached, or no
+    /// network), the error names the three ways to get it.
+    pub fn raw_book_or_local(&self, book: &RawBook) -> Result<(String, String)> {
+        if let Some(p) = book.local {
+            let text = read_lossy(p).context("reading --book-file")?;
+            return Ok((p.display().to_string(), text));
+        }
+        if let Some((label, text)) = book.quick {
+            return Ok((label.to_string(), text.to_string()));
+        }
+        let (id, title) = (book.id, book.title);
+        let pb = crate::progress::spinner(&format!("fetching {title} (Gutenberg {id})"));
+        let text = self.gutenberg_raw(id);
+        pb.finish_and_clear();
+        let text = text.with_context(|| {
+            format!(
+                "this project needs Gutenberg book {id}: run it once with network access, \
+                 pass --book-file with a copy of pg{id}.txt, or use --quick"
+            )
+        })?;
+        Ok((format!("Gutenberg book {id} ({title})"), text))
+    }
+}
+
 /// A file decoded as UTF-8, invalid bytes replaced by U+FFFD.
 fn read_lossy(path: &std::path::Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -218,6 +260,58 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("pg11.txt"), "{e}");
+    }
+
+    #[test]
+    fn a_raw_book_is_the_local_file_then_the_quick_text_then_the_cached_book() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = DataCache::isolated(tmp.path());
+        c.offline = true;
+        c.gutenberg_url = "http://127.0.0.1:9/{id}".into(); // never reached
+        let local = tmp.path().join("copy.txt");
+        std::fs::write(&local, b"a local\xffcopy").unwrap();
+        let mut book = RawBook {
+            id: 84,
+            title: "Frankenstein",
+            local: Some(&local),
+            quick: Some(("the quick text", "quick words")),
+        };
+        let (label, text) = c.raw_book_or_local(&book).unwrap();
+        assert_eq!(
+            (label, text.as_str()),
+            (local.display().to_string(), "a local\u{fffd}copy")
+        );
+        book.local = None;
+        let (label, text) = c.raw_book_or_local(&book).unwrap();
+        assert_eq!(
+            (label.as_str(), text.as_str()),
+            ("the quick text", "quick words")
+        );
+        // Neither, offline, nothing cached: the error says how to get the book.
+        book.quick = None;
+        let e = format!("{:#}", c.raw_book_or_local(&book).unwrap_err());
+        assert!(
+            e.contains(
+                "this project needs Gutenberg book 84: run it once with network access, \
+                        pass --book-file with a copy of pg84.txt, or use --quick"
+            ),
+            "{e}"
+        );
+        // Cached: the book as served, labelled with its title.
+        std::fs::create_dir_all(tmp.path().join("gutenberg")).unwrap();
+        std::fs::write(tmp.path().join("gutenberg/pg84.txt"), sample()).unwrap();
+        let (label, text) = c.raw_book_or_local(&book).unwrap();
+        assert_eq!(
+            (label.as_str(), text),
+            ("Gutenberg book 84 (Frankenstein)", sample())
+        );
+        // A local file that cannot be read is an error that names the flag.
+        book.local = Some(std::path::Path::new("/nonexistent/pg84.txt"));
+        let e = format!("{:#}", c.raw_book_or_local(&book).unwrap_err());
+        assert!(
+            e.contains("reading --book-file") && e.contains("/nonexistent/pg84.txt"),
+            "{e}"
+        );
     }
 
     #[test]

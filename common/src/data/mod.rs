@@ -41,7 +41,7 @@ mod tests_hf;
 mod testserver;
 
 pub use cache::DataCache;
-pub use gutenberg::{book_label, strip_gutenberg, BOOKS};
+pub use gutenberg::{book_label, strip_gutenberg, RawBook, BOOKS};
 pub use hf_datasets::{split_percent_rows, Article, C4Doc, HellaSwagItem, HfFile, LabeledText};
 pub use web::{WebPage, BROWSER_USER_AGENT};
 
@@ -51,6 +51,12 @@ use anyhow::Result;
 /// [`DataCache::gutenberg_raw`].
 pub fn gutenberg_raw(id: u32) -> Result<String> {
     DataCache::from_env().gutenberg_raw(id)
+}
+
+/// A project's raw book text and where it came from: `--book-file`, the `--quick` text or
+/// the Gutenberg book. See [`DataCache::raw_book_or_local`].
+pub fn raw_book_or_local(book: &RawBook) -> Result<(String, String)> {
+    DataCache::from_env().raw_book_or_local(book)
 }
 
 /// Gutenberg book `id` between its `*** START OF` / `*** END OF` markers, with `\n` line

@@ -37,6 +37,7 @@ mod similarity;
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::data::RawBook;
 use common::model::hidden::layer_label;
 use common::output::{thousands, Output};
 use common::plot::{
@@ -237,27 +238,15 @@ fn main() -> Result<()> {
 /// The book as served (header and licence kept: "all matches" includes them), a local
 /// copy, or the project's own passage under `--quick`.
 fn load_book(args: &Args) -> Result<(String, String)> {
-    if let Some(p) = &args.book_file {
-        let bytes =
-            std::fs::read(p).with_context(|| format!("reading --book-file {}", p.display()))?;
-        return Ok((
-            p.display().to_string(),
-            String::from_utf8_lossy(&bytes).into_owned(),
-        ));
-    }
-    if args.common.quick {
-        return Ok(("the quick passage".into(), quick_text::TEXT.to_string()));
-    }
-    let pb = common::progress::spinner("fetching The Great Gatsby (Gutenberg 64317)");
-    let text = common::data::gutenberg_raw(GATSBY);
-    pb.finish_and_clear();
-    let text = text.with_context(|| {
-        format!(
-            "this project needs Gutenberg book {GATSBY}: run it once with network access, \
-             pass --book-file with a copy of pg{GATSBY}.txt, or use --quick"
-        )
-    })?;
-    Ok((format!("Gutenberg book {GATSBY} (The Great Gatsby)"), text))
+    common::data::raw_book_or_local(&RawBook {
+        id: GATSBY,
+        title: "The Great Gatsby",
+        local: args.book_file.as_deref(),
+        quick: args
+            .common
+            .quick
+            .then_some(("the quick passage", quick_text::TEXT)),
+    })
 }
 
 /// The 34 sentences "The next word is <word>", each 5 tokens with the word's own token last.

@@ -47,6 +47,7 @@ mod quick_text;
 use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::data::RawBook;
 use common::device::{to_rows_f64, to_vec_f64};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
@@ -216,34 +217,18 @@ fn main() -> Result<()> {
 }
 
 /// The book as served (byte-order mark, licence and CRLF line endings kept: the token
-/// positions depend on them), a local copy, or the project's own story under `--quick`.
+/// positions depend on them), a local copy, or the project's own text under `--quick`.
 fn load_book(args: &Args) -> Result<Book> {
-    if let Some(p) = &args.book_file {
-        let bytes =
-            std::fs::read(p).with_context(|| format!("reading --book-file {}", p.display()))?;
-        return Ok(Book {
-            label: p.display().to_string(),
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        });
-    }
-    if args.common.quick {
-        return Ok(Book {
-            label: "the quick story".to_string(),
-            text: quick_text::TEXT.to_string(),
-        });
-    }
-    let pb = common::progress::spinner("fetching The Great Gatsby (Gutenberg 64317)");
-    let text = common::data::gutenberg_raw(GATSBY);
-    pb.finish_and_clear();
-    Ok(Book {
-        label: format!("Gutenberg book {GATSBY} (The Great Gatsby)"),
-        text: text.with_context(|| {
-            format!(
-                "this project needs Gutenberg book {GATSBY}: run it once with network access, \
-                 pass --book-file with a copy of pg{GATSBY}.txt, or use --quick"
-            )
-        })?,
-    })
+    let (label, text) = common::data::raw_book_or_local(&RawBook {
+        id: GATSBY,
+        title: "The Great Gatsby",
+        local: args.book_file.as_deref(),
+        quick: args
+            .common
+            .quick
+            .then_some(("the quick story", quick_text::TEXT)),
+    })?;
+    Ok(Book { label, text })
 }
 
 /// Tokenise the whole text as one sequence, find the target token and cut the rows.

@@ -51,6 +51,7 @@ mod kl;
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
+use common::data::RawBook;
 use common::device::{to_vec_f64, to_vec_i64};
 use common::ml::hypothesis::{permutation_test, PermutationP, PermutationTest};
 use common::model::ModelConfig;
@@ -250,32 +251,15 @@ fn main() -> Result<()> {
 /// position depends on them), a local copy, or the project's own text under `--quick`;
 /// tokenised whole (GPT-2 BPE, no special tokens, no truncation) and the window placed.
 fn load_data(args: &Args, cfg: &ModelConfig, tok: &Tokenizer) -> Result<Data> {
-    let (label, text) = if let Some(p) = &args.book_file {
-        let bytes =
-            std::fs::read(p).with_context(|| format!("reading --book-file {}", p.display()))?;
-        (
-            p.display().to_string(),
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
-    } else if args.common.quick {
-        (
-            "the quick text (src/quick_text.txt)".to_string(),
-            include_str!("quick_text.txt").to_string(),
-        )
-    } else {
-        let pb = common::progress::spinner("fetching Alice's Adventures in Wonderland");
-        let text = common::data::gutenberg_raw(BOOK);
-        pb.finish_and_clear();
-        (
-            format!("Gutenberg book {BOOK} (Alice's Adventures in Wonderland), raw"),
-            text.with_context(|| {
-                format!(
-                    "this project needs Gutenberg book {BOOK}: run it once with network \
-                     access, pass --book-file with a copy of pg{BOOK}.txt, or use --quick"
-                )
-            })?,
-        )
-    };
+    let (label, text) = common::data::raw_book_or_local(&RawBook {
+        id: BOOK,
+        title: "Alice's Adventures in Wonderland",
+        local: args.book_file.as_deref(),
+        quick: args.common.quick.then_some((
+            "the quick text (src/quick_text.txt)",
+            include_str!("quick_text.txt"),
+        )),
+    })?;
     let stream = tok.encode(&text)?;
     let window = WINDOW.min(cfg.n_ctx);
     let start = stream.len() / 2;
