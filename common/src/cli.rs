@@ -299,6 +299,77 @@ fn check_weight_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The four GPT-2 sizes, for projects that compare them (p20, p33): a `--sizes`-style
+/// flag takes them by [`Gpt2Size::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Gpt2Size {
+    Small,
+    Medium,
+    Large,
+    Xl,
+}
+
+impl Gpt2Size {
+    /// Smallest first.
+    pub const ALL: [Gpt2Size; 4] = [Self::Small, Self::Medium, Self::Large, Self::Xl];
+
+    /// `small`, `medium`, `large`, `xl` (as the flags and the book's labels write them).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Medium => "medium",
+            Self::Large => "large",
+            Self::Xl => "xl",
+        }
+    }
+
+    /// The Hugging Face id of the book's model of this size.
+    pub fn default_id(self) -> &'static str {
+        match self {
+            Self::Small => "gpt2",
+            Self::Medium => "gpt2-medium",
+            Self::Large => "gpt2-large",
+            Self::Xl => "gpt2-xl",
+        }
+    }
+}
+
+/// The flags that name the larger GPT-2 sizes' models (small is `--model`); flatten it
+/// into a project's arguments with `#[command(flatten)]`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Gpt2SizeModels {
+    /// GPT-2 medium [default: gpt2-medium; the tiny GPT-2 under --quick].
+    #[arg(long)]
+    pub medium_model: Option<String>,
+    /// GPT-2 large [default: gpt2-large; the tiny GPT-2 under --quick].
+    #[arg(long)]
+    pub large_model: Option<String>,
+    /// GPT-2 xl [default: gpt2-xl; the tiny GPT-2 under --quick].
+    #[arg(long)]
+    pub xl_model: Option<String>,
+}
+
+impl Gpt2SizeModels {
+    /// The model id of each size in `sizes`, smallest first and each once: small is
+    /// `--model` (else `gpt2`), the others their own flag, the tiny GPT-2 under `--quick`,
+    /// else the book's model ([`CommonArgs::other_model_or`]).
+    pub fn ids(&self, common: &CommonArgs, sizes: &[Gpt2Size]) -> Vec<(Gpt2Size, String)> {
+        Gpt2Size::ALL
+            .into_iter()
+            .filter(|s| sizes.contains(s))
+            .map(|s| {
+                let flag = match s {
+                    Gpt2Size::Small => return (s, common.model_or(s.default_id())),
+                    Gpt2Size::Medium => &self.medium_model,
+                    Gpt2Size::Large => &self.large_model,
+                    Gpt2Size::Xl => &self.xl_model,
+                };
+                (s, common.other_model_or(flag.as_deref(), s.default_id()))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +385,63 @@ mod tests {
         let a = Args::try_parse_from(std::iter::once("project").chain(args.iter().copied()))
             .expect("flags parse");
         a.common.init()
+    }
+
+    #[test]
+    fn gpt2_size_models_are_model_then_each_flag_then_quick_then_the_books() {
+        #[derive(Parser)]
+        struct Sized {
+            #[command(flatten)]
+            common: CommonArgs,
+            #[command(flatten)]
+            sizes: Gpt2SizeModels,
+        }
+        let parse = |args: &[&str]| {
+            Sized::try_parse_from(std::iter::once("project").chain(args.iter().copied()))
+                .expect("flags parse")
+        };
+        let ids = |a: &Sized, sizes: &[Gpt2Size]| -> Vec<(&'static str, String)> {
+            a.sizes
+                .ids(&a.common, sizes)
+                .into_iter()
+                .map(|(s, id)| (s.name(), id))
+                .collect()
+        };
+        let a = parse(&[]);
+        let all = ids(
+            &a,
+            &[
+                Gpt2Size::Xl,
+                Gpt2Size::Small,
+                Gpt2Size::Large,
+                Gpt2Size::Medium,
+            ],
+        );
+        let want = [
+            ("small", "gpt2"),
+            ("medium", "gpt2-medium"),
+            ("large", "gpt2-large"),
+            ("xl", "gpt2-xl"),
+        ];
+        assert_eq!(all, want.map(|(s, i)| (s, i.to_string())));
+        let a = parse(&["--model", "my-small", "--large-model", "my-large"]);
+        assert_eq!(
+            ids(&a, &[Gpt2Size::Large, Gpt2Size::Small, Gpt2Size::Large]),
+            [
+                ("small", "my-small".to_string()),
+                ("large", "my-large".to_string())
+            ]
+        );
+        let a = parse(&["--quick", "--xl-model", "my-xl"]);
+        assert_eq!(
+            ids(&a, &Gpt2Size::ALL),
+            [
+                ("small", tiny_gpt2()),
+                ("medium", tiny_gpt2()),
+                ("large", tiny_gpt2()),
+                ("xl", "my-xl".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -35,8 +35,8 @@ mod lm_loss;
 mod quick_text;
 
 use anyhow::{bail, ensure, Context, Result};
-use clap::{Parser, ValueEnum};
-use common::cli::CommonArgs;
+use clap::Parser;
+use common::cli::{CommonArgs, Gpt2Size as Size, Gpt2SizeModels};
 use common::device::describe;
 use common::output::{thousands, Output};
 use common::plot::BLACK;
@@ -60,26 +60,6 @@ const FRANKENSTEIN: u32 = 84;
 /// GulliversTravels (Part 5): the last book of Part 4's list.
 const GULLIVER: u32 = 829;
 
-/// The four GPT-2 sizes of Parts 5–6.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Size {
-    Small,
-    Medium,
-    Large,
-    Xl,
-}
-
-impl Size {
-    fn name(self) -> &'static str {
-        match self {
-            Size::Small => "small",
-            Size::Medium => "medium",
-            Size::Large => "large",
-            Size::Xl => "xl",
-        }
-    }
-}
-
 /// Perplexity of Gutenberg books and WikiText under GPT-2: segments, sequence length,
 /// texts and model sizes.
 #[derive(Parser)]
@@ -87,15 +67,9 @@ impl Size {
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// GPT-2 medium of Parts 5–6 [default: gpt2-medium; the tiny GPT-2 under --quick].
-    #[arg(long)]
-    medium_model: Option<String>,
-    /// GPT-2 large of Parts 5–6 [default: gpt2-large; the tiny GPT-2 under --quick].
-    #[arg(long)]
-    large_model: Option<String>,
-    /// GPT-2 xl of Parts 5–6 [default: gpt2-xl; the tiny GPT-2 under --quick].
-    #[arg(long)]
-    xl_model: Option<String>,
+    /// The models of the larger sizes (Parts 5–6).
+    #[command(flatten)]
+    gpt2: Gpt2SizeModels,
     /// The sizes Parts 5–6 compare (comma-separated); `small` is --model. A CPU cap:
     /// gpt2-xl is ~13 times gpt2's compute.
     #[arg(
@@ -189,27 +163,7 @@ fn main() -> Result<()> {
     // Fail fast: every model is found and every text fetched and tokenised before the
     // output folder is touched; only the main model is loaded now, the others in Part 5.
     let small_id = args.common.model_or("gpt2");
-    let sizes: Vec<(Size, String)> = [
-        (Size::Small, small_id.clone()),
-        (
-            Size::Medium,
-            args.common
-                .other_model_or(args.medium_model.as_deref(), "gpt2-medium"),
-        ),
-        (
-            Size::Large,
-            args.common
-                .other_model_or(args.large_model.as_deref(), "gpt2-large"),
-        ),
-        (
-            Size::Xl,
-            args.common
-                .other_model_or(args.xl_model.as_deref(), "gpt2-xl"),
-        ),
-    ]
-    .into_iter()
-    .filter(|(s, _)| args.models.contains(s))
-    .collect();
+    let sizes: Vec<(Size, String)> = args.gpt2.ids(&args.common, &args.models);
     let mut ids: Vec<&str> = vec![&small_id];
     ids.extend(
         sizes

@@ -41,8 +41,8 @@
 mod qkv;
 
 use anyhow::{bail, ensure, Result};
-use clap::{Parser, ValueEnum};
-use common::cli::CommonArgs;
+use clap::Parser;
+use common::cli::{CommonArgs, Gpt2Size as Size, Gpt2SizeModels};
 use common::device::{to_rows_f64, to_vec_f64};
 use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
@@ -71,34 +71,6 @@ const LOOKS: [(Rgb, Marker); 3] = [
     (BLUE, Marker::TriangleUp),
 ];
 
-/// The four GPT-2 sizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Size {
-    Small,
-    Medium,
-    Large,
-    Xl,
-}
-
-impl Size {
-    fn name(self) -> &'static str {
-        match self {
-            Size::Small => "small",
-            Size::Medium => "medium",
-            Size::Large => "large",
-            Size::Xl => "xl",
-        }
-    }
-    fn default_id(self) -> &'static str {
-        match self {
-            Size::Small => "gpt2",
-            Size::Medium => "gpt2-medium",
-            Size::Large => "gpt2-large",
-            Size::Xl => "gpt2-xl",
-        }
-    }
-}
-
 /// The query, key and value weights of the four GPT-2 sizes: distributions by layer,
 /// and cosine similarities of their columns within and across heads.
 #[derive(Parser)]
@@ -106,16 +78,10 @@ impl Size {
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// GPT-2 medium [default: gpt2-medium; the tiny GPT-2 under --quick]. (`--model` is
-    /// GPT-2 small, the model of Parts 2, 4 and 5.)
-    #[arg(long)]
-    medium_model: Option<String>,
-    /// GPT-2 large [default: gpt2-large; the tiny GPT-2 under --quick].
-    #[arg(long)]
-    large_model: Option<String>,
-    /// GPT-2 xl [default: gpt2-xl; the tiny GPT-2 under --quick].
-    #[arg(long)]
-    xl_model: Option<String>,
+    /// The models of the larger sizes (`--model` is GPT-2 small, the model of Parts 2, 4
+    /// and 5).
+    #[command(flatten)]
+    gpt2: Gpt2SizeModels,
     /// The sizes Parts 1, 3 and 6 compare (comma-separated); small is required (Parts 2,
     /// 4 and 5 study it). Leaving out xl saves its 6.4 GB download and memory.
     #[arg(
@@ -232,27 +198,8 @@ fn find_models(args: &Args) -> Result<Vec<ModelSpec>> {
         args.sizes.contains(&Size::Small),
         "--sizes must include small: Parts 2, 4 and 5 study GPT-2 small"
     );
-    let mut sizes = vec![Size::Small];
-    for s in [Size::Medium, Size::Large, Size::Xl] {
-        if args.sizes.contains(&s) {
-            sizes.push(s);
-        }
-    }
-    let ids: Vec<String> = sizes
-        .iter()
-        .map(|&s| match s {
-            Size::Small => args.common.model_or(s.default_id()),
-            Size::Medium => args
-                .common
-                .other_model_or(args.medium_model.as_deref(), s.default_id()),
-            Size::Large => args
-                .common
-                .other_model_or(args.large_model.as_deref(), s.default_id()),
-            Size::Xl => args
-                .common
-                .other_model_or(args.xl_model.as_deref(), s.default_id()),
-        })
-        .collect();
+    let (sizes, ids): (Vec<Size>, Vec<String>) =
+        args.gpt2.ids(&args.common, &args.sizes).into_iter().unzip();
     let files = args.common.resolve_models(&ids)?;
     sizes
         .into_iter()
