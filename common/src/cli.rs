@@ -195,6 +195,22 @@ impl CommonArgs {
         Ok((files, cfg))
     }
 
+    /// [`Self::resolve_models`] for the one model of a project that reads GPT-2's own
+    /// modules (the fused `attn.c_attn`, the Conv1D MLP), with its config: any other
+    /// architecture is an error "`id` is a `model_type` model: `needs`".
+    pub fn resolve_gpt2(
+        &self,
+        id: &str,
+        needs: &str,
+    ) -> Result<(ModelFiles, crate::model::ModelConfig)> {
+        let files = self.check_model(id, self.revision.as_deref())?;
+        let cfg = crate::model::ModelConfig::from_file(&files.config)?;
+        if cfg.arch != crate::model::Arch::Gpt2 {
+            anyhow::bail!("{id} is a {} model: {needs}", cfg.model_type);
+        }
+        Ok((files, cfg))
+    }
+
     /// [`Self::resolve_models`] for the models a run reads with
     /// [`crate::embeddings::token_embeddings`] (their main branch; `--revision` applies
     /// to [`Self::load_model`] only), checking too that the architecture has a known
@@ -595,6 +611,27 @@ mod tests {
             e,
             format!("{bert} is a bert encoder: this project reads next-token logits")
         );
+    }
+
+    #[test]
+    fn resolve_gpt2_refuses_other_decoders_and_encoders_with_the_projects_reason() {
+        let a = args(&["--device", "cpu"]);
+        let models = crate::assets_dir().join("models");
+        let gpt2 = models.join("tiny-gpt2").display().to_string();
+        let (files, cfg) = a.resolve_gpt2(&gpt2, "unused").unwrap();
+        assert_eq!(files.config, models.join("tiny-gpt2").join("config.json"));
+        assert_eq!(cfg.model_type, "gpt2");
+        for (name, model_type) in [("tiny-gpt-neo", "gpt_neo"), ("tiny-bert", "bert")] {
+            let id = models.join(name).display().to_string();
+            let e = a
+                .resolve_gpt2(&id, "this project reads attn.c_attn")
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                format!("{id} is a {model_type} model: this project reads attn.c_attn")
+            );
+        }
     }
 
     #[test]

@@ -49,7 +49,6 @@ use clap::Parser;
 use common::cli::CommonArgs;
 use common::data::RawBook;
 use common::device::{to_rows_f64, to_vec_f64};
-use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::tab::{BLUE, GREEN, ORANGE, RED};
 use common::plot::{
@@ -148,15 +147,11 @@ fn main() -> Result<()> {
     // Fail fast: the model, its config, the flags, the text and the batch are all checked
     // before the output folder is touched.
     let model_id = args.common.model_or("gpt2-large");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch != Arch::Gpt2 {
-        bail!(
-            "{model_id} is a {} model: this project reads GPT-2's fused attn.c_attn output \
-             (Q | K | V of one linear layer); pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_gpt2(
+        &model_id,
+        "this project reads GPT-2's fused attn.c_attn output \
+         (Q | K | V of one linear layer); pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
     ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     ensure!(
@@ -167,7 +162,7 @@ fn main() -> Result<()> {
         cfg.n_ctx,
         cfg.n_ctx - 1
     );
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let book = load_book(&args)?;
     let targets = find_batch(&tokenizer, &book, &args.target, args.context)?;
 

@@ -39,11 +39,10 @@
 
 mod scores;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_rows_f64;
-use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::tab::{BLUE, GREEN, RED};
 use common::plot::{
@@ -101,18 +100,14 @@ fn main() -> Result<()> {
 
     // Fail fast: model, config, flags and text are checked before the output folder exists.
     let model_id = args.common.model_or("gpt2-medium");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch != Arch::Gpt2 {
-        bail!(
-            "{model_id} is a {} model: this project rebuilds GPT-2's causal attention from the \
-             queries and keys of attn.c_attn (scaled by 1/sqrt(d_head)); pass a GPT-2 checkpoint \
-             with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_gpt2(
+        &model_id,
+        "this project rebuilds GPT-2's causal attention from the \
+         queries and keys of attn.c_attn (scaled by 1/sqrt(d_head)); pass a GPT-2 checkpoint \
+         with --model",
+    )?;
     let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let purple_ids = tokenizer.encode(PURPLE)?;
     let (label, ids) = if args.common.quick {
         ("the quick text", tokenizer.encode(QUICK_TEXT)?)

@@ -41,12 +41,11 @@
 
 mod rsa;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use clap::Parser;
 use common::cli::CommonArgs;
 use common::device::to_rows_f64;
 use common::ml::hypothesis::fisher_z_all;
-use common::model::{Arch, ModelConfig};
 use common::output::{thousands, Output};
 use common::plot::tab::{BLUE, GREEN, ORANGE, RED};
 use common::plot::{
@@ -134,17 +133,13 @@ fn main() -> Result<()> {
     // Fail fast: the model, its config, the flags and the prompts are checked before the
     // output folder is touched.
     let model_id = args.common.model_or("gpt2-xl");
-    let files = args.common.resolve_models(&[&model_id])?;
-    let cfg = ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch != Arch::Gpt2 {
-        bail!(
-            "{model_id} is a {} model: this project reads GPT-2's fused attn.c_attn output \
-             (Q | K | V of one linear layer); pass a GPT-2 checkpoint with --model",
-            cfg.model_type
-        );
-    }
+    let (files, cfg) = args.common.resolve_gpt2(
+        &model_id,
+        "this project reads GPT-2's fused attn.c_attn output \
+         (Q | K | V of one linear layer); pass a GPT-2 checkpoint with --model",
+    )?;
     let layer = common::cli::block_or("layer", args.layer, BOOK_LAYER, cfg.n_layers, &model_id)?;
-    let tokenizer = Tokenizer::for_model(&files[0])?;
+    let tokenizer = Tokenizer::for_model(&files)?;
     let ids = encode_prompts(&tokenizer)?;
 
     let mut out = args.common.output(PROJECT)?;

@@ -39,13 +39,13 @@
 
 mod mlp;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use common::cli::block_or;
 use common::cli::CommonArgs;
 use common::device::{to_rows_f64, to_vec_f64};
 use common::ml::tsne::{tsne, TsneParams};
-use common::model::{Arch, LogitsAt, RunOptions};
+use common::model::{LogitsAt, RunOptions};
 use common::output::{thousands, Output};
 use common::plot::tab::{GREEN, RED};
 use common::plot::{
@@ -104,15 +104,11 @@ fn main() -> Result<()> {
     // Fail fast: the model is found and its config and the layers checked before the
     // output folder is touched or anything is computed.
     let id = args.common.model_or("gpt2");
-    let files = args.common.resolve_models(&[id.as_str()])?;
-    let cfg = common::model::ModelConfig::from_file(&files[0].config)?;
-    if cfg.arch != Arch::Gpt2 {
-        bail!(
-            "{id} is a {} model: this project reads GPT-2's MLP (c_fc, gelu_new, c_proj, \
-             Conv1D weights); pass a GPT-2 checkpoint (gpt2, gpt2-large, ...)",
-            cfg.model_type
-        );
-    }
+    let (_files, cfg) = args.common.resolve_gpt2(
+        &id,
+        "this project reads GPT-2's MLP (c_fc, gelu_new, c_proj, \
+         Conv1D weights); pass a GPT-2 checkpoint (gpt2, gpt2-large, ...)",
+    )?;
     let n = cfg.n_layers;
     let layer = block_or("layer", args.layer, BOOK_LAYER, n, &id)?;
     let tsne_layer = block_or("tsne-layer", args.tsne_layer, BOOK_TSNE_LAYER, n, &id)?;
