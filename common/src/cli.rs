@@ -178,6 +178,13 @@ impl CommonArgs {
             .collect()
     }
 
+    /// One model resolved as [`Self::resolve_models`] does, and its config read.
+    fn resolve_with_config(&self, id: &str) -> Result<(ModelFiles, crate::model::ModelConfig)> {
+        let files = self.check_model(id, self.revision.as_deref())?;
+        let cfg = crate::model::ModelConfig::from_file(&files.config)?;
+        Ok((files, cfg))
+    }
+
     /// [`Self::resolve_models`] for the one model of a project that needs a causal
     /// decoder (GPT-2, GPT-Neo, GPT-NeoX), with its config: a masked-language encoder
     /// (BERT, RoBERTa) is an error "`id` is a `model_type` encoder: `needs`", where
@@ -187,8 +194,7 @@ impl CommonArgs {
         id: &str,
         needs: &str,
     ) -> Result<(ModelFiles, crate::model::ModelConfig)> {
-        let files = self.check_model(id, self.revision.as_deref())?;
-        let cfg = crate::model::ModelConfig::from_file(&files.config)?;
+        let (files, cfg) = self.resolve_with_config(id)?;
         if cfg.arch.is_encoder() {
             anyhow::bail!("{id} is a {} encoder: {needs}", cfg.model_type);
         }
@@ -203,8 +209,7 @@ impl CommonArgs {
         id: &str,
         needs: &str,
     ) -> Result<(ModelFiles, crate::model::ModelConfig)> {
-        let files = self.check_model(id, self.revision.as_deref())?;
-        let cfg = crate::model::ModelConfig::from_file(&files.config)?;
+        let (files, cfg) = self.resolve_with_config(id)?;
         if cfg.arch != crate::model::Arch::Gpt2 {
             anyhow::bail!("{id} is a {} model: {needs}", cfg.model_type);
         }
