@@ -23,6 +23,30 @@ impl ProjectRun {
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+    /// Column `col` of the CSV table `file` in the output folder (e.g. `"part2.csv"`),
+    /// as text; an error names the file and the columns it has.
+    pub fn column(&self, file: &str, col: &str) -> Result<Vec<String>> {
+        let (header, rows) = read_csv(&self.file(file))?;
+        let Some(j) = header.iter().position(|h| h == col) else {
+            bail!("{file} has no column {col:?}; it has {header:?}");
+        };
+        Ok(rows
+            .into_iter()
+            .map(|mut r| std::mem::take(&mut r[j]))
+            .collect())
+    }
+    /// [`Self::column`] as numbers; a cell that is not one is an error naming it.
+    pub fn f64_column(&self, file: &str, col: &str) -> Result<Vec<f64>> {
+        self.column(file, col)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.parse().with_context(|| {
+                    format!("{file} row {i} column {col:?}: {v:?} is not a number")
+                })
+            })
+            .collect()
+    }
     /// Check figure `name` (no extension): `name.png` passes [`assert_png`] and
     /// `name.csv` has the figure-CSV columns and at least one data row. Returns the rows.
     pub fn check_figure(&self, name: &str) -> Result<Vec<Vec<String>>> {
@@ -493,6 +517,38 @@ mod tests {
     use super::*;
     use crate::output::Output;
     use crate::plot::{Colormap, Figure, Heatmap, Panel, Series, Style};
+
+    /// A table written through `Output::table` reads back by column name, as text and
+    /// as numbers; a missing column and a non-number are errors that say which.
+    #[test]
+    fn project_run_columns_read_a_table_back_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let mut out = Output::new(&dir).unwrap();
+        let rows = vec![
+            vec!["a".to_string(), "1.5".to_string()],
+            vec!["b".to_string(), "-2".to_string()],
+        ];
+        out.table("part1", &["name", "value"], &rows).unwrap();
+        out.finish().unwrap();
+        let run = ProjectRun {
+            _tmp: tmp,
+            dir,
+            stdout: String::new(),
+        };
+        assert_eq!(run.column("part1.csv", "name").unwrap(), ["a", "b"]);
+        assert_eq!(run.f64_column("part1.csv", "value").unwrap(), [1.5, -2.0]);
+        let e = run.column("part1.csv", "nope").unwrap_err().to_string();
+        assert!(
+            e.contains("no column \"nope\"") && e.contains("\"value\""),
+            "{e}"
+        );
+        let e = format!("{:#}", run.f64_column("part1.csv", "name").unwrap_err());
+        assert!(
+            e.contains("row 0 column \"name\": \"a\" is not a number"),
+            "{e}"
+        );
+    }
 
     /// A 2×3 heatmap written through `Output::figure` comes back as the same matrix
     /// under its panel's title; a panel with only a line has no entry.

@@ -5,7 +5,7 @@
 //! forward pass per segment).
 
 use common::cli::tiny_gpt2;
-use common::testing::{figure_series, read_csv, run_project, ys, ProjectRun};
+use common::testing::{figure_series, run_project, ys, ProjectRun};
 use serde_json::Value;
 use std::path::Path;
 
@@ -32,13 +32,9 @@ fn rel_close(got: f64, want: f64, tol: f64, what: &str) {
 
 /// Column `name` of the CSV table `file` as numbers.
 fn column(run: &ProjectRun, file: &str, name: &str) -> Vec<f64> {
-    let (header, rows) = read_csv(&run.file(file)).unwrap();
-    let c = header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("{file} has no column {name}: {header:?}"));
-    assert!(!rows.is_empty(), "{file} has no rows");
-    rows.iter().map(|r| r[c].parse().unwrap()).collect()
+    let v = run.f64_column(file, name).unwrap();
+    assert!(!v.is_empty(), "{file} has no rows");
+    v
 }
 
 /// The y values of series `series` of figure `fig`.

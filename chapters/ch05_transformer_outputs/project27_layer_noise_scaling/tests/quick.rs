@@ -12,7 +12,7 @@
 mod intervention;
 
 use common::cli::tiny_gpt2;
-use common::testing::{figure_series, read_csv, run_project, FigureSeries, ProjectRun};
+use common::testing::{figure_series, run_project, FigureSeries, ProjectRun};
 use common::{Batch, HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
 use intervention::{perturbation_hook, NoiseSource, Perturbation};
 use std::path::PathBuf;
@@ -250,21 +250,8 @@ fn xs(fs: &FigureSeries, panel: &str, series: &str) -> Vec<f64> {
     hits[0].1.iter().map(|p| p.0).collect()
 }
 
-/// A sweep table's column as numbers, or as text.
-fn column(run: &ProjectRun, table: &str, name: &str) -> Vec<String> {
-    let (header, rows) = read_csv(&run.file(table)).unwrap();
-    let c = header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("{table} has no column {name}"));
-    rows.iter().map(|r| r[c].clone()).collect()
-}
-
 fn num_column(run: &ProjectRun, table: &str, name: &str) -> Vec<f64> {
-    column(run, table, name)
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect()
+    run.f64_column(table, name).unwrap()
 }
 
 /// The two completion lines of layer `l`: Part 3's (noise), then Part 4b's (scaling).

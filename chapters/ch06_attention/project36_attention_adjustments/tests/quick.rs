@@ -10,7 +10,7 @@
 
 use common::testing::reference::tiny_gpt2_dir;
 use common::testing::{
-    assert_close, figure_heatmaps, figure_series, json_f64s, points, read_csv, run_project, xs, ys,
+    assert_close, figure_heatmaps, figure_series, json_f64s, points, run_project, xs, ys,
     FigureSeries, ProjectRun,
 };
 use common::{HookedModel, LogitsAt, Names, PaddingSide, RunOptions};
@@ -59,18 +59,8 @@ fn series(fig: &str) -> FigureSeries {
     figure_series(&run().file(&format!("{fig}.csv"))).unwrap()
 }
 
-/// A table the program wrote: header and rows.
-fn table(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    read_csv(&run().file(name)).unwrap()
-}
-
 fn column(name: &str, col: &str) -> Vec<f64> {
-    let (h, rows) = table(name);
-    let j = h
-        .iter()
-        .position(|c| c == col)
-        .unwrap_or_else(|| panic!("{col} in {h:?}"));
-    rows.iter().map(|r| r[j].parse().unwrap()).collect()
+    run().f64_column(name, col).unwrap()
 }
 
 /// The heatmap of a figure's CSV as stored (row 0 = top of the image).

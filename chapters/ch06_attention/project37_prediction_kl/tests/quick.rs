@@ -7,8 +7,7 @@
 //! checks 1, 2, 3 and 5) and the window indexing in `src/main.rs` (check 4).
 
 use common::testing::{
-    assert_close, figure_series, json_f64s, points, read_csv, run_project, xs, ys, FigureSeries,
-    ProjectRun,
+    assert_close, figure_series, json_f64s, points, run_project, xs, ys, FigureSeries, ProjectRun,
 };
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -44,12 +43,7 @@ fn series(fig: &str) -> FigureSeries {
 }
 
 fn column(name: &str, col: &str) -> Vec<f64> {
-    let (h, rows) = read_csv(&run().file(name)).unwrap();
-    let j = h
-        .iter()
-        .position(|c| c == col)
-        .unwrap_or_else(|| panic!("{col} in {h:?}"));
-    rows.iter().map(|r| r[j].parse().unwrap()).collect()
+    run().f64_column(name, col).unwrap()
 }
 
 fn value(prefix: &str) -> f64 {

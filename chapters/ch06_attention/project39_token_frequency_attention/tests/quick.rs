@@ -50,12 +50,7 @@ fn series(fig: &str) -> FigureSeries {
 }
 
 fn column(name: &str, col: &str) -> Vec<f64> {
-    let (h, rows) = read_csv(&run().file(name)).unwrap();
-    let j = h
-        .iter()
-        .position(|c| c == col)
-        .unwrap_or_else(|| panic!("{col} in {h:?}"));
-    rows.iter().map(|r| r[j].parse().unwrap()).collect()
+    run().f64_column(name, col).unwrap()
 }
 
 /// A figure's heatmap as stored (row 0 = top of the image).

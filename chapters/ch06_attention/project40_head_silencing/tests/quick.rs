@@ -49,12 +49,7 @@ fn table(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 fn column(name: &str, col: &str) -> Vec<f64> {
-    let (h, rows) = table(name);
-    let j = h
-        .iter()
-        .position(|c| c == col)
-        .unwrap_or_else(|| panic!("{col} in {h:?}"));
-    rows.iter().map(|r| r[j].parse().unwrap()).collect()
+    run().f64_column(name, col).unwrap()
 }
 
 /// The heatmap of panel `panel` of a figure's CSV as stored (row 0 = top of the image).

@@ -52,19 +52,11 @@ fn table(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 fn column(name: &str, col: &str) -> Vec<String> {
-    let (h, rows) = table(name);
-    let j = h
-        .iter()
-        .position(|c| c == col)
-        .unwrap_or_else(|| panic!("{col} in {h:?}"));
-    rows.iter().map(|r| r[j].clone()).collect()
+    run().column(name, col).unwrap()
 }
 
 fn fcolumn(name: &str, col: &str) -> Vec<f64> {
-    column(name, col)
-        .iter()
-        .map(|v| v.parse().unwrap())
-        .collect()
+    run().f64_column(name, col).unwrap()
 }
 
 fn series(fig: &str) -> FigureSeries {
